@@ -1,0 +1,768 @@
+# uasyncore: asyncore's dispatchers and loop on a persistent poller, with timers.
+#
+# The same file runs on CPython and MicroPython; what differs lives in uasyncore_port.
+import sys
+import socket  # looked up at call time: programs monkeypatch uasyncore.socket
+
+import uasyncore_port as _port
+from uasyncore_port import (
+    EAGAIN,
+    EALREADY,
+    EBADF,
+    ECONNABORTED,
+    ECONNRESET,
+    EINPROGRESS,
+    EINVAL,
+    EISCONN,
+    EMFILE,
+    ENFILE,
+    ENOBUFS,
+    ENOMEM,
+    ENOTCONN,
+    EPIPE,
+    ESHUTDOWN,
+    EWOULDBLOCK,
+    POLLERR,
+    POLLHUP,
+    POLLIN,
+    POLLNVAL,
+    POLLOUT,
+    POLLPRI,
+    errorcode,
+)
+
+_DISCONNECTED = frozenset({ECONNRESET, ENOTCONN, ESHUTDOWN, ECONNABORTED, EPIPE, EBADF})
+_WOULDBLOCK = (EWOULDBLOCK, EAGAIN)
+_ACCEPT_RETRY = (EWOULDBLOCK, EAGAIN, ECONNABORTED)
+# Out of descriptors or buffers: temporary, so pause accepting instead of closing the listener.
+_ACCEPT_EXHAUSTED = (EMFILE, ENFILE, ENOBUFS, ENOMEM)
+_READ = POLLIN | POLLPRI
+_CLOSED = POLLHUP | POLLERR | POLLNVAL
+
+ACCEPT_BURST = 16  # connections one listener may take in one pass
+ACCEPT_BACKOFF = 1.0  # seconds a listener rests after running out of descriptors
+
+socket_map = {}
+
+
+class ExitNow(Exception):
+    pass
+
+
+_reraised_exceptions = (ExitNow, KeyboardInterrupt, SystemExit)
+
+
+def _strerror(err):
+    return _port.strerror(err)
+
+
+##### event delivery: the functions asyncore exposes, with its error routing
+
+
+def read(obj):
+    try:
+        obj.handle_read_event()
+    except _reraised_exceptions:
+        raise
+    except Exception:
+        obj.handle_error()
+
+
+def write(obj):
+    try:
+        obj.handle_write_event()
+    except _reraised_exceptions:
+        raise
+    except Exception:
+        obj.handle_error()
+
+
+def _exception(obj):
+    try:
+        obj.handle_expt_event()
+    except _reraised_exceptions:
+        raise
+    except Exception:
+        obj.handle_error()
+
+
+# Deliver one poll result; a hang-up that comes with data waits until the reads drain it.
+def readwrite(obj, flags):
+    try:
+        if flags & POLLIN:
+            obj.handle_read_event()
+        if flags & POLLOUT:
+            obj.handle_write_event()
+        if flags & POLLPRI:
+            obj.handle_expt_event()
+        if flags & _CLOSED and not flags & POLLIN:
+            obj.handle_close()
+    except OSError as e:
+        if e.args[0] not in _DISCONNECTED:
+            obj.handle_error()
+        else:
+            obj.handle_close()
+    except _reraised_exceptions:
+        raise
+    except Exception:
+        obj.handle_error()
+
+
+##### the persistent poller: one per channel map, registrations kept across passes
+
+_pollers = {}  # id(map) -> _Poller; holds the map so its id stays unique
+
+
+# The poller that serves map, made on first use.
+def _poller(map):
+    p = _pollers.get(id(map))
+    if p is None:
+        p = _pollers[id(map)] = _Poller(map)
+    return p
+
+
+# Forget map's poller once the map has nothing left to serve.
+def _release(map):
+    p = _pollers.get(id(map))
+    if p is not None and not map and not p.timers:
+        del _pollers[id(map)]
+        p.os.close()
+
+
+# What a channel wants polled, from its readable() and writable() answers.
+def _interest(obj):
+    mask = _READ if obj.readable() else 0
+    if obj.writable() and not obj.accepting:
+        mask |= POLLOUT
+    return mask
+
+
+class _Poller:
+    def __init__(self, map):
+        self.map = map
+        self.os = _port.Poller()
+        self.masks = {}  # key -> mask registered with the OS poller (0: not registered)
+        self.watch = {}  # key -> channel whose readable()/writable() are asked every pass
+        self.fresh = []  # keys whose channel's interest is not known yet
+        self.dropped = []  # keys to take out of watch once its pass is over
+        self.asking = False
+        self.stale = set()  # keys closed since the last wait: their events are not theirs
+        self.paused = {}  # key -> Timer that resumes an exhausted listener
+        self.timers = []  # Timer objects, latest first
+
+    # A channel joined the map, or its interest changed outside readable()/writable().
+    def add(self, key):
+        self.masks.setdefault(key, 0)
+        self.fresh.append(key)
+
+    # A channel left the map.
+    def remove(self, key):
+        if self.masks.pop(key, 0):
+            self.os.unregister(key)
+        self.stale.add(key)
+        if key in self.watch:
+            if self.asking:
+                self.watch[key] = None
+                self.dropped.append(key)
+            else:
+                del self.watch[key]
+        t = self.paused.pop(key, None)
+        if t is not None:
+            t.cancel()
+
+    # Register mask for key with the OS poller, if it differs from what is there.
+    def _set(self, key, mask):
+        old = self.masks.get(key, 0)
+        if mask == old:
+            return
+        if not old:
+            self.os.register(key, mask)
+        elif not mask:
+            self.os.unregister(key)
+        else:
+            self.os.modify(key, mask)
+        self.masks[key] = mask
+
+    # Ask a channel for its interest; channels that keep dispatcher's predicates need asking once.
+    def _ask(self, key, obj):
+        mask = 0 if key in self.paused else _interest(obj)
+        self._set(key, mask)
+        return mask
+
+    # Bring registrations in line with a map that was changed by hand.
+    def _sync(self):
+        map = self.map
+        for key in list(self.masks):
+            if key not in map:
+                self.remove(key)
+        for key, obj in map.items():
+            if key not in self.masks:
+                self.add(key)
+
+    # Refresh interest: every watched channel, then the new ones.
+    def _refresh(self):
+        map = self.map
+        if len(map) != len(self.masks):
+            self._sync()
+        watch = self.watch
+        if watch:
+            self.asking = True
+            try:
+                for key in watch:
+                    obj = watch[key]
+                    if obj is not None:
+                        self._ask(key, obj)
+            finally:
+                self.asking = False
+            dropped = self.dropped
+            while dropped:
+                key = dropped.pop()
+                if watch.get(key, 1) is None:
+                    del watch[key]
+        fresh = self.fresh
+        while fresh:
+            key = fresh.pop()
+            obj = map.get(key)
+            if obj is None:
+                continue
+            self._ask(key, obj)
+            if _asks_every_pass(obj):
+                watch[key] = obj
+
+    # One pass: refresh interest, wait for I/O or the next timer, deliver events, run due timers.
+    def run_once(self, ms):
+        self._refresh()
+        timers = self.timers
+        if timers:
+            due = _port.ticks_diff(timers[-1].when, _port.ticks_ms())
+            if due < 0:
+                due = 0
+            if ms < 0 or due < ms:
+                ms = due
+        stale = self.stale
+        if stale:
+            stale.clear()
+        map = self.map
+        for key, flags in self.os.wait(ms):
+            if stale and key in stale:
+                continue  # its channel closed in this pass; the key may belong to a new one
+            obj = map.get(key)
+            if obj is not None:
+                readwrite(obj, flags)
+        if timers:
+            self.run_timers()
+
+    # Run the timers that are due, each at most once per pass.
+    def run_timers(self):
+        timers = self.timers
+        now = _port.ticks_ms()
+        n = len(timers)
+        while n and timers and _port.ticks_diff(timers[-1].when, now) <= 0:
+            n -= 1
+            t = timers.pop()
+            if t.interval is None:
+                t.poller = None
+            else:
+                t.when = _port.ticks_add(t.when, t.interval)
+                if _port.ticks_diff(t.when, now) <= 0:
+                    t.when = _port.ticks_add(now, t.interval)
+                self.insert(t)
+            try:
+                t.fn(*t.args)
+            except _reraised_exceptions:
+                raise
+            except Exception as e:
+                _timer_error(t, e)
+
+    # Put a timer in its place: latest first, so the next one due is at the end.
+    def insert(self, t):
+        timers = self.timers
+        lo = 0
+        hi = len(timers)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _port.ticks_diff(timers[mid].when, t.when) > 0:
+                lo = mid + 1
+            else:
+                hi = mid
+        timers.insert(lo, t)
+        t.poller = self
+
+    # Stop serving a listener that ran out of descriptors, and resume it after a rest.
+    def pause(self, obj, seconds):
+        key = obj._fileno
+        if key is None or key in self.paused:
+            return
+        self.paused[key] = call_later(seconds, self.resume, obj, map=self.map)
+        self._set(key, 0)
+
+    def resume(self, obj):
+        key = obj._fileno
+        if self.paused.pop(key, None) is not None and self.map.get(key) is obj:
+            self.fresh.append(key)
+
+
+# Whether a channel overrides readable() or writable(), so its interest can change any pass.
+def _asks_every_pass(obj):
+    cls = type(obj)
+    return getattr(cls, "readable", None) is not _base_readable or getattr(cls, "writable", None) is not _base_writable
+
+
+def _timer_error(timer, exc):
+    print("error: uncaptured python exception in timer %r (%s:%s %s)" % (timer, type(exc), exc, _tb_info(_port.tb_entries(exc))))
+
+
+##### timers
+
+
+class Timer:
+    # A call at a tick in the loop's clock; periodic when interval (ms) is set.
+    def __init__(self, when, interval, fn, args):
+        self.when = when
+        self.interval = interval
+        self.fn = fn
+        self.args = args
+        self.poller = None
+
+    # Whether the call is still to come.
+    def active(self):
+        return self.poller is not None
+
+    def cancel(self):
+        p = self.poller
+        if p is not None:
+            self.poller = None
+            try:
+                p.timers.remove(self)
+            except ValueError:
+                pass
+
+    def __repr__(self):
+        return "<Timer %r at tick %d>" % (self.fn, self.when)
+
+
+# The loop's clock, in milliseconds (wraps on MicroPython: compare with ticks_diff).
+def ticks():
+    return _port.ticks_ms()
+
+
+def ticks_diff(a, b):
+    return _port.ticks_diff(a, b)
+
+
+def _ms(seconds):
+    if seconds < 0:
+        raise ValueError("negative delay")
+    return int(seconds * 1000)
+
+
+def _schedule(when, interval, fn, args, map):
+    if not callable(fn):
+        raise TypeError("timer callback must be callable")
+    t = Timer(when, interval, fn, args)
+    _poller(socket_map if map is None else map).insert(t)
+    return t
+
+
+# Call fn(*args) at tick `when` (a value of ticks() plus milliseconds).
+def call_at(when, fn, *args, map=None):
+    return _schedule(when, None, fn, args, map)
+
+
+# Call fn(*args) once, `delay` seconds from now.
+def call_later(delay, fn, *args, map=None):
+    return _schedule(_port.ticks_add(_port.ticks_ms(), _ms(delay)), None, fn, args, map)
+
+
+# Call fn(*args) every `interval` seconds, the first time one interval from now.
+def call_every(interval, fn, *args, map=None):
+    ms = _ms(interval)
+    if ms <= 0:
+        raise ValueError("interval must be at least 1 ms")
+    return _schedule(_port.ticks_add(_port.ticks_ms(), ms), ms, fn, args, map)
+
+
+##### the loop
+
+
+def _timeout_ms(timeout):
+    if timeout is None or timeout < 0:
+        return -1
+    return int(timeout * 1000)
+
+
+# One pass over map (asyncore's poll; use_poll does not matter, both use the same poller).
+def poll(timeout=0.0, map=None):
+    if map is None:
+        map = socket_map
+    _poller(map).run_once(_timeout_ms(timeout))
+
+
+poll2 = poll
+poll3 = poll
+
+
+# Serve map until it has no channels and no timers left, or for count passes.
+def loop(timeout=30.0, use_poll=False, map=None, count=None):
+    if map is None:
+        map = socket_map
+    ms = _timeout_ms(timeout)
+    p = _poller(map)
+    try:
+        if count is None:
+            while map or p.timers:
+                p.run_once(ms)
+                p = _poller(map)
+        else:
+            while (map or p.timers) and count > 0:
+                p.run_once(ms)
+                p = _poller(map)
+                count -= 1
+    finally:
+        _release(map)
+
+
+##### dispatcher
+
+
+class dispatcher:
+    debug = False
+    connected = False
+    accepting = False
+    connecting = False
+    closing = False
+    addr = None
+    ignore_log_types = frozenset({"warning"})
+
+    def __init__(self, sock=None, map=None):
+        self._map = socket_map if map is None else map
+        self._fileno = None
+        if sock:
+            sock.setblocking(False)
+            self.set_socket(sock, map)
+            self.connected = True
+            try:
+                self.addr = _port.peername(sock)
+            except OSError as err:
+                if err.args[0] in (ENOTCONN, EINVAL):
+                    self.connected = False  # a socket that is not connected yet
+                else:
+                    self.del_channel(map)
+                    raise
+        else:
+            self.socket = None
+
+    def __repr__(self):
+        cls = type(self)
+        status = [cls.__module__ + "." + getattr(cls, "__qualname__", cls.__name__)]
+        if self.accepting and self.addr:
+            status.append("listening")
+        elif self.connected:
+            status.append("connected")
+        if self.addr is not None:
+            try:
+                status.append("%s:%d" % self.addr)
+            except TypeError:
+                status.append(repr(self.addr))
+        return "<%s at %#x>" % (" ".join(status), id(self))
+
+    def add_channel(self, map=None):
+        if map is None:
+            map = self._map
+        map[self._fileno] = self
+        _poller(map).add(self._fileno)
+
+    def del_channel(self, map=None):
+        key = self._fileno
+        if map is None:
+            map = self._map
+        if key in map:
+            del map[key]
+            _poller(map).remove(key)
+        self._fileno = None
+
+    def create_socket(self, family=socket.AF_INET, type=socket.SOCK_STREAM):
+        self.family_and_type = family, type
+        sock = socket.socket(family, type)
+        sock.setblocking(False)
+        self.set_socket(sock)
+
+    def set_socket(self, sock, map=None):
+        self.socket = sock
+        self._fileno = _port.key(sock)
+        self.add_channel(map)
+
+    def set_reuse_addr(self):
+        try:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        except OSError:
+            pass
+
+    ##### predicates: what the loop asks each pass
+
+    def readable(self):
+        return True
+
+    def writable(self):
+        return True
+
+    ##### socket methods
+
+    def listen(self, num):
+        self.accepting = True
+        self._interest_changed()  # listeners are never polled for writing
+        return self.socket.listen(num)
+
+    def bind(self, addr):
+        self.addr = addr
+        return self.socket.bind(_port.sockaddr(addr))
+
+    def connect(self, address):
+        self.connected = False
+        self.connecting = True
+        err = _port.connect_ex(self.socket, _port.sockaddr(address))
+        if err in (EINPROGRESS, EALREADY, EWOULDBLOCK):
+            self.addr = address
+            return
+        if err in (0, EISCONN):
+            self.addr = address
+            self.handle_connect_event()
+        else:
+            raise OSError(err, _strerror(err))
+
+    # (socket, address) or None when nothing is waiting; a full descriptor table pauses accepting.
+    def accept(self):
+        try:
+            conn, addr = self.socket.accept()
+        except TypeError:
+            return None
+        except OSError as why:
+            err = why.args[0]
+            if err in _ACCEPT_RETRY:
+                return None
+            if err in _ACCEPT_EXHAUSTED:
+                self.log_info("accept: %s; pausing for %ss" % (_strerror(err), ACCEPT_BACKOFF), "warning")
+                _poller(self._map).pause(self, ACCEPT_BACKOFF)
+                return None
+            raise
+        self._accepted = True
+        return conn, _port.peer_address(addr)
+
+    def send(self, data):
+        try:
+            return self.socket.send(data)
+        except OSError as why:
+            err = why.args[0]
+            if err in _WOULDBLOCK:
+                return 0
+            if err in _DISCONNECTED:
+                self.handle_close()
+                return 0
+            raise
+
+    def recv(self, buffer_size):
+        try:
+            data = self.socket.recv(buffer_size)
+        except OSError as why:
+            if why.args[0] in _DISCONNECTED:
+                self.handle_close()
+                return b""
+            raise
+        if not data:
+            self.handle_close()  # the peer closed its side
+            return b""
+        return data
+
+    def close(self):
+        self.connected = False
+        self.accepting = False
+        self.connecting = False
+        self.del_channel()
+        if self.socket is not None:
+            try:
+                self.socket.close()
+            except OSError as why:
+                if why.args[0] not in (ENOTCONN, EBADF):
+                    raise
+
+    # Tell the poller to ask this channel's readable()/writable() again at the next pass.
+    def _interest_changed(self):
+        if self._fileno is not None and self._map.get(self._fileno) is self:
+            _poller(self._map).add(self._fileno)
+
+    ##### logging
+
+    def log(self, message):
+        sys.stderr.write("log: %s\n" % str(message))
+
+    def log_info(self, message, type="info"):
+        if type not in self.ignore_log_types:
+            print("%s: %s" % (type, message))
+
+    ##### events from the loop, turned into the handle_* calls below
+
+    def handle_read_event(self):
+        if self.accepting:
+            self.handle_accept_event()
+        elif not self.connected:
+            if self.connecting:
+                self.handle_connect_event()
+            self.handle_read()
+        else:
+            self.handle_read()
+
+    # Take every waiting connection, up to ACCEPT_BURST, not just one per pass.
+    def handle_accept_event(self):
+        n = ACCEPT_BURST
+        while n:
+            n -= 1
+            self._accepted = False
+            self.handle_accept()
+            if not self._accepted or not self.accepting:
+                break
+
+    def handle_connect_event(self):
+        err = _port.sock_error(self.socket)
+        if err != 0:
+            raise OSError(err, _strerror(err))
+        self.handle_connect()
+        self.connected = True
+        self.connecting = False
+
+    def handle_write_event(self):
+        if self.accepting:
+            return  # a listener has nothing to write
+        if not self.connected and self.connecting:
+            self.handle_connect_event()
+        self.handle_write()
+
+    def handle_expt_event(self):
+        # an error on the socket closes it; anything else is out-of-band data
+        if _port.sock_error(self.socket) != 0:
+            self.handle_close()
+        else:
+            self.handle_expt()
+
+    def handle_error(self):
+        nil, t, v, tbinfo = compact_traceback()
+        try:
+            self_repr = repr(self)
+        except Exception:
+            self_repr = "<__repr__(self) failed for object at %0x>" % id(self)
+        self.log_info("uncaptured python exception, closing channel %s (%s:%s %s)" % (self_repr, t, v, tbinfo), "error")
+        self.handle_close()
+
+    ##### the hooks programs override
+
+    def handle_expt(self):
+        self.log_info("unhandled incoming priority event", "warning")
+
+    def handle_read(self):
+        self.log_info("unhandled read event", "warning")
+
+    def handle_write(self):
+        self.log_info("unhandled write event", "warning")
+
+    def handle_connect(self):
+        self.log_info("unhandled connect event", "warning")
+
+    def handle_accept(self):
+        pair = self.accept()
+        if pair is not None:
+            self.handle_accepted(*pair)
+
+    def handle_accepted(self, sock, addr):
+        sock.close()
+        self.log_info("unhandled accepted event", "warning")
+
+    def handle_close(self):
+        self.log_info("unhandled close event", "warning")
+        self.close()
+
+
+_base_readable = dispatcher.readable
+_base_writable = dispatcher.writable
+
+
+class dispatcher_with_send(dispatcher):
+    # A dispatcher whose send() queues what the socket cannot take yet.
+    def __init__(self, sock=None, map=None):
+        dispatcher.__init__(self, sock, map)
+        self.out_buffer = b""
+
+    def initiate_send(self):
+        sent = dispatcher.send(self, self.out_buffer[:65536])
+        self.out_buffer = self.out_buffer[sent:]
+
+    def handle_write(self):
+        self.initiate_send()
+
+    def writable(self):
+        return not self.connected or len(self.out_buffer) > 0
+
+    def send(self, data):
+        if self.debug:
+            self.log_info("sending %s" % repr(data))
+        self.out_buffer = self.out_buffer + data
+        self.initiate_send()
+
+
+##### tracebacks and shutdown
+
+
+def _tb_info(entries):
+    return " ".join(["[%s|%s|%s]" % e for e in entries])
+
+
+# ((file, function, line), type, value, "[file|function|line] ...") of the exception being handled.
+def compact_traceback():
+    t, v, tb = sys.exc_info()
+    entries = _port.tb_entries(v) if v is not None else None
+    if not entries:
+        raise AssertionError("traceback does not exist")
+    return entries[-1], t, v, _tb_info(entries)
+
+
+# Close every channel in map and cancel its timers.
+def close_all(map=None, ignore_all=False):
+    if map is None:
+        map = socket_map
+    for x in list(map.values()):
+        try:
+            x.close()
+        except OSError as x:
+            if x.args[0] != EBADF and not ignore_all:
+                raise
+        except _reraised_exceptions:
+            raise
+        except Exception:
+            if not ignore_all:
+                raise
+    map.clear()
+    p = _pollers.get(id(map))
+    if p is not None:
+        for t in list(p.timers):
+            t.cancel()
+        _release(map)
+
+
+##### files as channels, where the port can wrap a file descriptor
+
+if hasattr(_port, "file_wrapper"):
+    file_wrapper = _port.file_wrapper
+
+    class file_dispatcher(dispatcher):
+        def __init__(self, fd, map=None):
+            dispatcher.__init__(self, None, map)
+            self.connected = True
+            try:
+                fd = fd.fileno()
+            except AttributeError:
+                pass
+            self.set_file(fd)
+            self.socket.setblocking(False)
+
+        def set_file(self, fd):
+            self.socket = file_wrapper(fd)
+            self._fileno = self.socket.fileno()
+            self.add_channel()

@@ -1,0 +1,201 @@
+# uasyncore_port for CPython: the socket, poll, clock and traceback facts the core needs.
+import errno
+import os
+import select
+import socket
+import time
+import warnings
+
+##### errno numbers (CPython has them all)
+
+EAGAIN = errno.EAGAIN
+EWOULDBLOCK = errno.EWOULDBLOCK
+EINPROGRESS = errno.EINPROGRESS
+EALREADY = errno.EALREADY
+EISCONN = errno.EISCONN
+EINVAL = errno.EINVAL
+EBADF = errno.EBADF
+EPIPE = errno.EPIPE
+ECONNRESET = errno.ECONNRESET
+ECONNABORTED = errno.ECONNABORTED
+ECONNREFUSED = errno.ECONNREFUSED
+ENOTCONN = errno.ENOTCONN
+ESHUTDOWN = errno.ESHUTDOWN
+EMFILE = errno.EMFILE
+ENFILE = errno.ENFILE
+ENOBUFS = errno.ENOBUFS
+ENOMEM = errno.ENOMEM
+errorcode = errno.errorcode
+
+##### poll flags: select.poll's numbers, which epoll shares
+
+POLLIN = select.POLLIN
+POLLPRI = select.POLLPRI
+POLLOUT = select.POLLOUT
+POLLERR = select.POLLERR
+POLLHUP = select.POLLHUP
+POLLNVAL = select.POLLNVAL
+
+
+# The channel map's key for a socket: what the poller reports.
+def key(sock):
+    return sock.fileno()
+
+
+# An address as the socket methods take it.
+def sockaddr(addr):
+    return addr
+
+
+# An address as accept() gave it, in the (host, port) form programs expect.
+def peer_address(addr):
+    return addr
+
+
+# The connected peer's address; OSError(ENOTCONN) if there is none.
+def peername(sock):
+    return sock.getpeername()
+
+
+# connect() without raising: 0 or an errno.
+def connect_ex(sock, addr):
+    err = sock.connect_ex(addr)
+    # Windows reports a pending non-blocking connect as EINVAL
+    if err == EINVAL and os.name == "nt":
+        return EINPROGRESS
+    return err
+
+
+# The socket's pending error (SO_ERROR), 0 when none.
+def sock_error(sock):
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+
+
+# Text for an errno.
+def strerror(err):
+    try:
+        return os.strerror(err)
+    except (ValueError, OverflowError):
+        return errorcode.get(err) or "Unknown error %s" % err
+
+
+##### clock: milliseconds that never wrap on CPython
+
+
+def ticks_ms():
+    return time.monotonic_ns() // 1000000
+
+
+def ticks_add(ticks, delta):
+    return ticks + delta
+
+
+def ticks_diff(a, b):
+    return a - b
+
+
+##### tracebacks
+
+
+# (file, function, line) for each frame of a traceback, innermost last.
+def tb_entries(exc):
+    entries = []
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        entries.append((code.co_filename, code.co_name, str(tb.tb_lineno)))
+        tb = tb.tb_next
+    return entries
+
+
+##### the poller: epoll where Linux has it, poll elsewhere
+
+_POLLABLE = (PermissionError,)  # epoll refuses regular files; poll() reports them always ready
+
+
+class Poller:
+    # One OS poller for the life of a channel map.
+    def __init__(self):
+        self._epoll = getattr(select, "epoll", None)
+        self._os = self._epoll() if self._epoll else select.poll()
+        self._files = {}  # fd -> mask for fds epoll will not watch
+
+    def register(self, fd, mask):
+        try:
+            self._os.register(fd, mask)
+        except FileExistsError:
+            # a socket closed behind our back left its fd registered
+            self._os.modify(fd, mask)
+        except _POLLABLE:
+            self._files[fd] = mask
+
+    def modify(self, fd, mask):
+        if fd in self._files:
+            self._files[fd] = mask
+        else:
+            self._os.modify(fd, mask)
+
+    def unregister(self, fd):
+        if self._files.pop(fd, None) is None:
+            try:
+                self._os.unregister(fd)
+            except (OSError, KeyError, ValueError):
+                pass  # the fd was closed first, which unregistered it
+
+    # Wait up to ms milliseconds (-1: forever); returns (key, flags) pairs.
+    def wait(self, ms):
+        files = self._files
+        if files:
+            ms = 0
+        if self._epoll:
+            events = self._os.poll(ms / 1000 if ms >= 0 else -1)
+        else:
+            events = self._os.poll(ms)
+        if files:
+            events.extend((fd, mask & (POLLIN | POLLOUT)) for fd, mask in files.items() if mask & (POLLIN | POLLOUT))
+        return events
+
+    def close(self):
+        if self._epoll:
+            self._os.close()
+
+
+##### files as channels (POSIX)
+
+
+class file_wrapper:
+    # A file descriptor dressed as a socket, for file_dispatcher.
+    def __init__(self, fd):
+        self.fd = os.dup(fd)
+
+    def __del__(self):
+        if self.fd >= 0:
+            warnings.warn("unclosed file %r" % self, ResourceWarning, source=self)
+        self.close()
+
+    def recv(self, *args):
+        return os.read(self.fd, *args)
+
+    def send(self, *args):
+        return os.write(self.fd, *args)
+
+    def getsockopt(self, level, optname, buflen=None):
+        if level == socket.SOL_SOCKET and optname == socket.SO_ERROR and not buflen:
+            return 0
+        raise NotImplementedError("file_wrapper only answers getsockopt(SOL_SOCKET, SO_ERROR)")
+
+    read = recv
+    write = send
+
+    def close(self):
+        if self.fd < 0:
+            return
+        fd = self.fd
+        self.fd = -1
+        os.close(fd)
+
+    def fileno(self):
+        return self.fd
+
+    def setblocking(self, flag):
+        os.set_blocking(self.fd, flag)

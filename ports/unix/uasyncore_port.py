@@ -1,0 +1,135 @@
+# uasyncore_port for the MicroPython unix port: the socket, poll, clock and traceback facts the core needs.
+import errno
+import io
+import select
+import socket
+import sys
+import time
+
+##### errno numbers: Linux's, for the names MicroPython's errno module lacks
+
+EAGAIN = errno.EAGAIN
+EWOULDBLOCK = EAGAIN
+EINPROGRESS = errno.EINPROGRESS
+EALREADY = errno.EALREADY
+EISCONN = 106
+EINVAL = errno.EINVAL
+EBADF = errno.EBADF
+EPIPE = 32
+ECONNRESET = errno.ECONNRESET
+ECONNABORTED = errno.ECONNABORTED
+ECONNREFUSED = errno.ECONNREFUSED
+ENOTCONN = errno.ENOTCONN
+ESHUTDOWN = 108
+EMFILE = 24
+ENFILE = 23
+ENOBUFS = errno.ENOBUFS
+ENOMEM = errno.ENOMEM
+errorcode = errno.errorcode
+
+##### poll flags: MicroPython has no POLLPRI (out-of-band data) and no POLLNVAL name
+
+POLLIN = select.POLLIN
+POLLPRI = 0
+POLLOUT = select.POLLOUT
+POLLERR = select.POLLERR
+POLLHUP = select.POLLHUP
+POLLNVAL = 32
+
+
+# The channel map's key for a socket: poll reports the socket object itself.
+def key(sock):
+    return sock
+
+
+# An address as the socket methods take it: the unix port wants a packed sockaddr.
+def sockaddr(addr):
+    if isinstance(addr, tuple):
+        return socket.getaddrinfo(addr[0], addr[1])[0][-1]
+    return addr
+
+
+# An address as accept() gave it (a packed sockaddr), as (host, port).
+def peer_address(addr):
+    family, ip, port = socket.sockaddr(addr)
+    return (socket.inet_ntop(family, ip), port)
+
+
+# The connected peer's address: MicroPython cannot tell, so None.
+def peername(sock):
+    return None
+
+
+# connect() without raising: 0 or an errno.
+def connect_ex(sock, addr):
+    try:
+        sock.connect(addr)
+    except OSError as err:
+        return err.errno
+    return 0
+
+
+# The socket's pending error: no SO_ERROR here, but an empty send reports it (once).
+def sock_error(sock):
+    try:
+        sock.send(b"")
+    except OSError as err:
+        return 0 if err.errno == EAGAIN else err.errno
+    return 0
+
+
+# Text for an errno.
+def strerror(err):
+    return errorcode.get(err) or "Unknown error %s" % err
+
+
+##### clock: MicroPython's wrapping millisecond ticks
+
+ticks_ms = time.ticks_ms
+ticks_add = time.ticks_add
+ticks_diff = time.ticks_diff
+
+
+##### tracebacks: MicroPython keeps no frames, so read them off print_exception
+
+
+# (file, function, line) for each frame of the exception's traceback, innermost last.
+def tb_entries(exc):
+    out = io.StringIO()
+    sys.print_exception(exc, out)
+    entries = []
+    for line in out.getvalue().split("\n"):
+        line = line.strip()
+        if line.startswith('File "'):
+            file, _, rest = line[6:].partition('", line ')
+            lineno, _, function = rest.partition(", in ")
+            entries.append((file, function, lineno))
+    return entries
+
+
+##### the poller
+
+
+class Poller:
+    # One select.poll for the life of a channel map; ipoll allocates nothing per pass.
+    def __init__(self):
+        self._os = select.poll()
+
+    def register(self, sock, mask):
+        self._os.register(sock, mask)
+
+    def modify(self, sock, mask):
+        self._os.modify(sock, mask)
+
+    def unregister(self, sock):
+        try:
+            self._os.unregister(sock)
+        except (OSError, KeyError):
+            pass
+
+    # Wait up to ms milliseconds (-1: forever); yields (socket, flags) pairs that ipoll reuses.
+    def wait(self, ms):
+        return self._os.ipoll(ms)
+
+    def close(self):
+        pass
