@@ -51,6 +51,8 @@ def sockaddr(addr):
 
 # An address as accept() gave it (a packed sockaddr), as (host, port).
 def peer_address(addr):
+    if isinstance(addr, tuple):
+        return addr
     family, ip, port = socket.sockaddr(addr)
     return (socket.inet_ntop(family, ip), port)
 

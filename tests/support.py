@@ -1,0 +1,188 @@
+# Shared test helpers: fake sockets and pollers for deterministic stepping, loopback helpers.
+#
+# Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
+import os
+import socket
+
+import uasyncore
+
+_port = uasyncore._port
+
+# The tests must exercise our modules, never the stdlib's asyncore.
+assert "lib" in uasyncore.__file__ and uasyncore.__file__.endswith("uasyncore.py"), uasyncore.__file__
+
+EAGAIN = _port.EAGAIN
+ECONNRESET = _port.ECONNRESET
+ECONNREFUSED = _port.ECONNREFUSED
+EMFILE = _port.EMFILE
+ENFILE = _port.ENFILE
+EPIPE = _port.EPIPE
+IN = _port.POLLIN
+OUT = _port.POLLOUT
+ERR = _port.POLLERR
+HUP = _port.POLLHUP
+
+HOST = "127.0.0.1"
+
+
+def oserror(err):
+    return OSError(err, _port.strerror(err))
+
+
+##### fakes
+
+
+class FakeSocket:
+    # A scripted socket: recv() hands out `inbox` items, send() follows `send_plan`.
+    _next_fd = 10000
+
+    def __init__(self, inbox=(), send_plan=(), accept_plan=(), connect_result=0, peer=None):
+        FakeSocket._next_fd += 1
+        self.fd = FakeSocket._next_fd
+        self.inbox = list(inbox)  # bytes, b"" for end of stream, or an OSError to raise
+        self.send_plan = list(send_plan)  # per send(): max bytes taken, or an OSError; empty: take all
+        self.accept_plan = list(accept_plan)  # per accept(): (sock, addr) or an OSError; empty: EAGAIN
+        self.connect_result = connect_result
+        self.error = 0  # pending socket error, as SO_ERROR reports it
+        self.peer = peer
+        self.sent = bytearray()
+        self.closed = False
+        self.blocking = True
+        self.recv_sizes = []
+
+    def fileno(self):
+        return -1 if self.closed else self.fd
+
+    def setblocking(self, flag):
+        self.blocking = flag
+
+    def recv(self, n):
+        self.recv_sizes.append(n)
+        if not self.inbox:
+            raise oserror(EAGAIN)
+        item = self.inbox.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        if len(item) > n:
+            self.inbox.insert(0, item[n:])
+            item = item[:n]
+        return item
+
+    def send(self, data):
+        if self.error:
+            err, self.error = self.error, 0
+            raise oserror(err)
+        if not data:
+            return 0
+        limit = self.send_plan.pop(0) if self.send_plan else len(data)
+        if isinstance(limit, Exception):
+            raise limit
+        taken = bytes(data[:limit])
+        self.sent.extend(taken)
+        return len(taken)
+
+    def accept(self):
+        if not self.accept_plan:
+            raise oserror(EAGAIN)
+        item = self.accept_plan.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def connect_ex(self, addr):
+        return self.connect_result
+
+    def connect(self, addr):
+        if self.connect_result:
+            raise oserror(self.connect_result)
+
+    def getsockopt(self, level, name):
+        err, self.error = self.error, 0
+        return err
+
+    def getpeername(self):
+        if self.peer is None:
+            raise oserror(_port.ENOTCONN)
+        return self.peer
+
+    def bind(self, addr):
+        pass
+
+    def listen(self, n):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+class FakePoller:
+    # Stands in for the OS poller: records registrations, returns scripted events.
+    def __init__(self):
+        self.masks = {}
+        self.script = []  # one list of (socket, flags) per wait()
+        self.waits = []  # the timeout (ms) of every wait()
+
+    def register(self, key, mask):
+        assert key not in self.masks, "registered twice"
+        self.masks[key] = mask
+
+    def modify(self, key, mask):
+        assert key in self.masks, "modify before register"
+        self.masks[key] = mask
+
+    def unregister(self, key):
+        del self.masks[key]
+
+    def wait(self, ms):
+        self.waits.append(ms)
+        if not self.script:
+            return []
+        return [(_port.key(sock), flags) for sock, flags in self.script.pop(0)]
+
+    def mask(self, sock):
+        return self.masks.get(_port.key(sock), 0)
+
+    def close(self):
+        pass
+
+
+# A fresh channel map served by a FakePoller: (map, fake poller).
+def fake_map():
+    m = {}
+    p = uasyncore._Poller(m)
+    p.os = FakePoller()
+    uasyncore._pollers[id(m)] = p
+    return m, p.os
+
+
+##### real loopback sockets
+
+
+# Bind a listening dispatcher to a free loopback port and return the port.
+def listen_any(d, backlog=5):
+    d.create_socket()
+    d.set_reuse_addr()
+    for _ in range(50):
+        port = 20000 + int.from_bytes(os.urandom(2), "big") % 40000
+        try:
+            d.bind((HOST, port))
+        except OSError:
+            continue
+        d.listen(backlog)
+        return port
+    raise OSError("no free port")
+
+
+# A plain blocking client socket connected to HOST:port.
+def client(port):
+    s = socket.socket()
+    s.connect(_port.sockaddr((HOST, port)))
+    return s
+
+
+# Step the loop until cond() holds (at most `passes` passes); returns cond().
+def run_until(cond, map=None, passes=200, timeout=0.01):
+    while passes and not cond():
+        uasyncore.loop(timeout=timeout, count=1, map=map)
+        passes -= 1
+    return cond()
