@@ -1,0 +1,30 @@
+# echo: every byte a client sends comes straight back (the hello world of uasyncore).
+import uasyncore
+
+
+class EchoHandler(uasyncore.dispatcher_with_send):
+    # One client connection: send back whatever arrives.
+    def handle_read(self):
+        data = self.recv(512)
+        if data:
+            self.send(data)
+
+
+class EchoServer(uasyncore.dispatcher):
+    # Listen on host:port and give each client an EchoHandler.
+    def __init__(self, host, port, map=None):
+        uasyncore.dispatcher.__init__(self, map=map)
+        self.create_socket()
+        self.set_reuse_addr()
+        self.bind((host, port))
+        self.listen(5)
+
+    def handle_accepted(self, sock, addr):
+        EchoHandler(sock, map=self._map)
+
+
+# Serve until interrupted.
+def main(host="127.0.0.1", port=7777):
+    EchoServer(host, port)
+    print("echo: serving on %s:%d" % (host, port))
+    uasyncore.loop()

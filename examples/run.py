@@ -1,0 +1,44 @@
+# Run an example service on the host: python3 examples/run.py NAME [--host H] [--port N]
+# (or micropython examples/run.py NAME ...). On a board, main.py imports the example directly.
+import os
+import sys
+import time
+
+USAGE = "usage: run.py NAME [--host HOST] [--port PORT]"
+
+
+# NAME, host and port from the command line (MicroPython has no argparse).
+def parse(argv):
+    if not argv or argv[0].startswith("-"):
+        raise SystemExit(USAGE)
+    name, opts, rest = argv[0], {"--host": "127.0.0.1", "--port": None}, argv[1:]
+    while rest:
+        if rest[0] not in opts or len(rest) < 2:
+            raise SystemExit(USAGE)
+        opts[rest[0]] = rest[1]
+        rest = rest[2:]
+    return name, opts["--host"], opts["--port"]
+
+
+def main():
+    name, host, port = parse(sys.argv[1:])
+    here = __file__.rpartition("/")[0] or "."
+    root = here + "/.."
+    try:
+        os.stat("%s/%s/%s.py" % (here, name, name))
+    except OSError:
+        raise SystemExit("no example named %r in %s" % (name, here))
+    # the host's adapter: MicroPython's clock has ticks_ms, CPython's does not
+    port_dir = "unix" if hasattr(time, "ticks_ms") else "cpython"
+    sys.path[:0] = [here + "/" + name, root + "/lib", root + "/ports/" + port_dir]
+    example = __import__(name)
+    kwargs = {"host": host}
+    if port is not None:
+        kwargs["port"] = int(port)
+    try:
+        example.main(**kwargs)
+    except KeyboardInterrupt:
+        print("%s: stopped" % name)
+
+
+main()
