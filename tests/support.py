@@ -158,12 +158,31 @@ def fake_map():
 ##### real loopback sockets
 
 
+def _random_port():
+    return 20000 + int.from_bytes(os.urandom(2), "big") % 40000
+
+
+# A loopback port nothing listens on right now (MicroPython has no getsockname to ask for port 0).
+def free_port():
+    for _ in range(50):
+        port = _random_port()
+        s = socket.socket()
+        try:
+            s.bind(_port.sockaddr((HOST, port)))
+            return port
+        except OSError:
+            pass
+        finally:
+            s.close()
+    raise OSError("no free port")
+
+
 # Bind a listening dispatcher to a free loopback port and return the port.
 def listen_any(d, backlog=5):
     d.create_socket()
     d.set_reuse_addr()
     for _ in range(50):
-        port = 20000 + int.from_bytes(os.urandom(2), "big") % 40000
+        port = _random_port()
         try:
             d.bind((HOST, port))
         except OSError:
