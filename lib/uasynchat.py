@@ -1,0 +1,222 @@
+# uasynchat: asynchat-style framing (terminated or counted input, queued output) on uasyncore.
+# The same file runs on CPython and MicroPython.
+
+import uasyncore
+
+__all__ = ("async_chat", "simple_producer", "find_prefix_at_end")
+
+# what push() accepts, built once
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+
+# errnos of a read that would block (MicroPython has no BlockingIOError), from uasyncore's port
+_WOULDBLOCK = (uasyncore.EWOULDBLOCK, uasyncore.EAGAIN)
+
+
+# data to slice: bytes as a view (no copies); a bytearray as is, its owner may resize it
+def _window(data):
+    return memoryview(data) if isinstance(data, bytes) else data
+
+
+##### Channel
+
+
+# A dispatcher that splits input at a terminator and sends queued data and producers.
+class async_chat(uasyncore.dispatcher):
+    ac_in_buffer_size = 65536
+    ac_out_buffer_size = 65536
+    # off by default: str data on a byte channel is usually an application bug
+    use_encoding = 0
+    encoding = "latin-1"
+
+    # the buffers exist before the dispatcher can register and be polled
+    def __init__(self, sock=None, map=None):
+        self.ac_in_buffer = b""
+        self.incoming = []
+        self.producer_fifo = []
+        uasyncore.dispatcher.__init__(self, sock, map)
+
+    # receive a piece of input that precedes the terminator
+    def collect_incoming_data(self, data):
+        raise NotImplementedError("must be implemented in subclass")
+
+    # a ready-made collect_incoming_data: keep the pieces in self.incoming
+    def _collect_incoming_data(self, data):
+        self.incoming.append(data)
+
+    # join and clear the pieces kept by _collect_incoming_data
+    def _get_data(self):
+        data = b"".join(self.incoming)
+        self.incoming.clear()
+        return data
+
+    # called each time the terminator is reached
+    def found_terminator(self):
+        raise NotImplementedError("must be implemented in subclass")
+
+    # the terminator: a bytes delimiter, a byte count (int >= 0), or None to take everything
+    def set_terminator(self, term):
+        if isinstance(term, str) and self.use_encoding:
+            term = term.encode(self.encoding)
+        elif isinstance(term, int) and term < 0:
+            raise ValueError("the number of received bytes must be positive")
+        self.terminator = term
+
+    # the current terminator
+    def get_terminator(self):
+        return self.terminator
+
+    # read once, then hand the input out piece by piece, calling found_terminator at each end
+    def handle_read(self):
+        try:
+            data = self.recv(self.ac_in_buffer_size)
+        except OSError as e:
+            if not e.args or e.args[0] not in _WOULDBLOCK:
+                self.handle_error()
+            return
+        if isinstance(data, str) and self.use_encoding:
+            # fixes CPython's asynchat, which wrote bytes(str, self.encoding) (the type, not data)
+            data = data.encode(self.encoding)
+        if self.ac_in_buffer:
+            data = self.ac_in_buffer + data
+        self.ac_in_buffer = data
+        # found_terminator may change the terminator or the buffer, so both are read each turn
+        while self.ac_in_buffer:
+            buf = self.ac_in_buffer
+            term = self.get_terminator()
+            if not term:
+                self.collect_incoming_data(buf)
+                self.ac_in_buffer = b""
+            elif isinstance(term, int):
+                if len(buf) < term:
+                    self.collect_incoming_data(buf)
+                    self.ac_in_buffer = b""
+                    self.terminator = term - len(buf)
+                else:
+                    self.collect_incoming_data(buf[:term])
+                    self.ac_in_buffer = buf[term:]
+                    self.terminator = 0
+                    self.found_terminator()
+            else:
+                i = buf.find(term)
+                if i >= 0:
+                    # an empty piece before the terminator is not reported
+                    if i:
+                        self.collect_incoming_data(buf[:i])
+                    self.ac_in_buffer = buf[i + len(term) :]
+                    self.found_terminator()
+                    continue
+                # hold back a tail that may be the start of a terminator split across reads
+                n = find_prefix_at_end(buf, term)
+                if n:
+                    if n < len(buf):
+                        self.collect_incoming_data(buf[:-n])
+                        self.ac_in_buffer = buf[-n:]
+                    return
+                self.collect_incoming_data(buf)
+                self.ac_in_buffer = b""
+
+    # the socket can take more: send the next chunk
+    def handle_write(self):
+        self.initiate_send()
+
+    # the peer has gone: close
+    def handle_close(self):
+        self.close()
+
+    # queue bytes-like data in pieces of at most ac_out_buffer_size, then try to send
+    def push(self, data):
+        if not isinstance(data, _BYTES_LIKE):
+            raise TypeError("data argument must be bytes-like, not %s" % type(data).__name__)
+        size = self.ac_out_buffer_size
+        if len(data) > size:
+            data = _window(data)
+            for i in range(0, len(data), size):
+                self.producer_fifo.append(data[i : i + size])
+        else:
+            self.producer_fifo.append(data)
+        self.initiate_send()
+
+    # queue a producer (an object whose more() returns data, b"" when done), then try to send
+    def push_with_producer(self, producer):
+        self.producer_fifo.append(producer)
+        self.initiate_send()
+
+    # input is always wanted: the terminator logic needs every byte
+    def readable(self):
+        return True
+
+    # output is wanted while data is queued, or to learn that a connect completed
+    def writable(self):
+        return bool(self.producer_fifo) or not self.connected
+
+    # close the channel once everything queued so far is sent
+    def close_when_done(self):
+        self.producer_fifo.append(None)
+
+    # send at most one chunk from the head of the queue
+    def initiate_send(self):
+        fifo = self.producer_fifo
+        while fifo and self.connected:
+            first = fifo[0]
+            # drop empty data; a None queued by close_when_done closes the channel
+            if not first:
+                del fifo[0]
+                if first is None:
+                    self.handle_close()
+                    return
+                continue
+            # a producer: put its next piece in front of it, or drop it once exhausted
+            if hasattr(first, "more"):
+                data = first.more()
+                if data:
+                    fifo.insert(0, data)
+                else:
+                    del fifo[0]
+                continue
+            if isinstance(first, str) and self.use_encoding:
+                first = fifo[0] = first.encode(self.encoding)
+            size = self.ac_out_buffer_size
+            data = first if len(first) <= size else _window(first)[:size]
+            try:
+                sent = self.send(data)
+            except OSError:
+                self.handle_error()
+                return
+            if sent:
+                if sent < len(first):
+                    fifo[0] = _window(first)[sent:]
+                else:
+                    del fifo[0]
+            return
+
+    # drop all buffered input and queued output (emergencies only)
+    def discard_buffers(self):
+        self.ac_in_buffer = b""
+        self.incoming.clear()
+        self.producer_fifo.clear()
+
+
+##### Helpers
+
+
+# A producer that hands out data in pieces of buffer_size.
+class simple_producer:
+    # an offset into data, so each piece is one slice and the rest is never copied
+    def __init__(self, data, buffer_size=512):
+        self.data = data
+        self.buffer_size = buffer_size
+        self.offset = 0
+
+    # the next piece, or empty data when all has been handed out
+    def more(self):
+        start = self.offset
+        self.offset = start + self.buffer_size
+        return self.data[start : self.offset]
+
+
+# how long a proper prefix of needle haystack ends with (0 if none); assumes no full match
+def find_prefix_at_end(haystack, needle):
+    for n in range(len(needle) - 1, 0, -1):
+        if haystack.endswith(needle[:n]):
+            return n
+    return 0
