@@ -33,7 +33,8 @@ from uasyncore_port import (
 
 _DISCONNECTED = frozenset({ECONNRESET, ENOTCONN, ESHUTDOWN, ECONNABORTED, EPIPE, EBADF})
 _WOULDBLOCK = (EWOULDBLOCK, EAGAIN)
-_ACCEPT_RETRY = (EWOULDBLOCK, EAGAIN, ECONNABORTED)
+# Nothing to accept after all: asked too soon, or the client gave up (boards also say ENOTCONN).
+_ACCEPT_RETRY = (EWOULDBLOCK, EAGAIN, ECONNABORTED, ENOTCONN)
 # Out of descriptors or buffers: temporary, so pause accepting instead of closing the listener.
 _ACCEPT_EXHAUSTED = (EMFILE, ENFILE, ENOBUFS, ENOMEM)
 _READ = POLLIN | POLLPRI
@@ -41,6 +42,8 @@ _CLOSED = POLLHUP | POLLERR | POLLNVAL
 
 ACCEPT_BURST = 16  # connections one listener may take in one pass
 ACCEPT_BACKOFF = 1.0  # seconds a listener rests after running out of descriptors
+
+_accepting = [None]  # the listener whose handle_accept() is running: it owns dispatchers made now
 
 socket_map = {}
 
@@ -88,6 +91,9 @@ def _exception(obj):
 
 # Deliver one poll result; a hang-up that comes with data waits until the reads drain it.
 def readwrite(obj, flags):
+    if flags & _CLOSED and getattr(obj, "connecting", False):
+        _connect_failed(obj, _port.sock_error(obj.socket))
+        return
     try:
         if flags & POLLIN:
             obj.handle_read_event()
@@ -102,6 +108,17 @@ def readwrite(obj, flags):
             obj.handle_error()
         else:
             obj.handle_close()
+    except _reraised_exceptions:
+        raise
+    except Exception:
+        obj.handle_error()
+
+
+# The same outcome on every port: a connect that fails goes to handle_error, with the best errno known.
+def _connect_failed(obj, err):
+    err = err or ECONNREFUSED
+    try:
+        raise OSError(err, _strerror(err))
     except _reraised_exceptions:
         raise
     except Exception:
@@ -166,9 +183,10 @@ class _Poller:
                 self.dropped.append(key)
             else:
                 del self.watch[key]
-        t = self.paused.pop(key, None)
-        if t is not None:
-            t.cancel()
+        if key in self.paused:
+            t = self.paused.pop(key)
+            if t is not None:
+                t.cancel()
 
     # Register mask for key with the OS poller, if it differs from what is there.
     def _set(self, key, mask):
@@ -183,11 +201,15 @@ class _Poller:
             self.os.modify(key, mask)
         self.masks[key] = mask
 
-    # Ask a channel for its interest; channels that keep dispatcher's predicates need asking once.
+    # Ask a channel for its interest and register it; a channel the heap cannot register is closed.
     def _ask(self, key, obj):
         mask = 0 if key in self.paused else _interest(obj)
-        self._set(key, mask)
-        return mask
+        try:
+            self._set(key, mask)
+        except MemoryError:
+            _port.collect()
+            obj.log_info("out of memory registering %r: closing it" % (obj,), "error")
+            obj.close()
 
     # Bring registrations in line with a map that was changed by hand.
     def _sync(self):
@@ -288,18 +310,22 @@ class _Poller:
         timers.insert(lo, t)
         t.poller = self
 
-    # Stop serving a listener that ran out of descriptors, and resume it after a rest.
+    # Stop polling a listener, for `seconds` or (None) until resume(); it stays in the map.
     def pause(self, obj, seconds):
         key = obj._fileno
         if key is None or key in self.paused:
             return
-        self.paused[key] = call_later(seconds, self.resume, obj, map=self.map)
+        self.paused[key] = None if seconds is None else call_later(seconds, self.resume, obj, map=self.map)
         self._set(key, 0)
 
     def resume(self, obj):
         key = obj._fileno
-        if self.paused.pop(key, None) is not None and self.map.get(key) is obj:
-            self.fresh.append(key)
+        if key in self.paused:
+            t = self.paused.pop(key)
+            if t is not None:
+                t.cancel()
+            if self.map.get(key) is obj:
+                self.fresh.append(key)
 
 
 # Whether a channel overrides readable() or writable(), so its interest can change any pass.
@@ -433,10 +459,19 @@ class dispatcher:
     closing = False
     addr = None
     ignore_log_types = frozenset({"warning"})
+    max_connections = _port.MAX_CONNECTIONS  # a listener's budget of open accepted channels (None: no limit)
+    connect_timeout = None  # seconds a connect() may take before handle_error gets ETIMEDOUT
+    _owner = None  # the listener that accepted this channel's socket
+    _connections = 0  # a listener's open accepted channels
+    _connect_timer = None
 
     def __init__(self, sock=None, map=None):
         self._map = socket_map if map is None else map
         self._fileno = None
+        owner = _accepting[0]
+        if sock and owner is not None:
+            self._owner = owner
+            owner._connections += 1
         if sock:
             sock.setblocking(False)
             self.set_socket(sock, map)
@@ -523,6 +558,8 @@ class dispatcher:
         err = _port.connect_ex(self.socket, _port.sockaddr(address))
         if err in (EINPROGRESS, EALREADY, EWOULDBLOCK):
             self.addr = address
+            if self.connect_timeout is not None:
+                self._connect_timer = call_later(self.connect_timeout, self._connect_expired, map=self._map)
             return
         if err in (0, EISCONN):
             self.addr = address
@@ -577,6 +614,13 @@ class dispatcher:
         self.connected = False
         self.accepting = False
         self.connecting = False
+        self._stop_connect_timer()
+        owner = self._owner
+        if owner is not None:
+            self._owner = None
+            owner._connections -= 1
+            if owner._fileno is not None:
+                _poller(owner._map).resume(owner)  # back under its budget
         self.del_channel()
         if self.socket is not None:
             try:
@@ -584,6 +628,16 @@ class dispatcher:
             except OSError as why:
                 if why.args[0] not in (ENOTCONN, EBADF):
                     raise
+
+    def _stop_connect_timer(self):
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
+            self._connect_timer = None
+
+    def _connect_expired(self):
+        self._connect_timer = None
+        if self.connecting:
+            _connect_failed(self, _port.ETIMEDOUT)
 
     # Tell the poller to ask this channel's readable()/writable() again at the next pass.
     def _interest_changed(self):
@@ -611,17 +665,26 @@ class dispatcher:
         else:
             self.handle_read()
 
-    # Take every waiting connection, up to ACCEPT_BURST, not just one per pass.
+    # Take every waiting connection, up to ACCEPT_BURST, not just one per pass; rest at the budget.
     def handle_accept_event(self):
+        budget = self.max_connections
         n = ACCEPT_BURST
         while n:
+            if budget is not None and self._connections >= budget:
+                _poller(self._map).pause(self, None)
+                break
             n -= 1
             self._accepted = False
-            self.handle_accept()
+            _accepting[0] = self
+            try:
+                self.handle_accept()
+            finally:
+                _accepting[0] = None
             if not self._accepted or not self.accepting:
                 break
 
     def handle_connect_event(self):
+        self._stop_connect_timer()
         err = _port.sock_error(self.socket)
         if err != 0:
             raise OSError(err, _strerror(err))

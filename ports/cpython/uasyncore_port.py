@@ -25,6 +25,7 @@ EMFILE = errno.EMFILE
 ENFILE = errno.ENFILE
 ENOBUFS = errno.ENOBUFS
 ENOMEM = errno.ENOMEM
+ETIMEDOUT = errno.ETIMEDOUT
 errorcode = errno.errorcode
 
 ##### poll flags: select.poll's numbers, which epoll shares
@@ -35,6 +36,13 @@ POLLOUT = select.POLLOUT
 POLLERR = select.POLLERR
 POLLHUP = select.POLLHUP
 POLLNVAL = select.POLLNVAL
+
+
+MAX_CONNECTIONS = None  # a listener's default budget: CPython leaves it to the program
+
+# Free memory: CPython's reference counting already did.
+def collect():
+    pass
 
 
 # The channel map's key for a socket: what the poller reports.

@@ -1,5 +1,6 @@
 # uasyncore_port for the MicroPython unix port: the socket, poll, clock and traceback facts the core needs.
 import errno
+import gc
 import io
 import select
 import socket
@@ -25,6 +26,7 @@ EMFILE = 24
 ENFILE = 23
 ENOBUFS = errno.ENOBUFS
 ENOMEM = errno.ENOMEM
+ETIMEDOUT = errno.ETIMEDOUT
 errorcode = errno.errorcode
 
 ##### poll flags: MicroPython has no POLLPRI (out-of-band data) and no POLLNVAL name
@@ -35,6 +37,11 @@ POLLOUT = select.POLLOUT
 POLLERR = select.POLLERR
 POLLHUP = select.POLLHUP
 POLLNVAL = 32
+
+
+MAX_CONNECTIONS = 32  # a listener's default budget on the unix port (boards set theirs lower)
+
+collect = gc.collect
 
 
 # The channel map's key for a socket: poll reports the socket object itself.
