@@ -128,16 +128,32 @@ class async_chat(uasyncore.dispatcher):
         if not isinstance(data, _BYTES_LIKE):
             raise TypeError("data argument must be bytes-like, not %s" % type(data).__name__)
         size = self.ac_out_buffer_size
+        fifo = self.producer_fifo
+        if not fifo and self.connected and len(data) <= size:
+            # nothing queued: send now, and queue only what the socket did not take
+            try:
+                sent = self.send(data)
+            except OSError:
+                self.handle_error()
+                return
+            if sent < len(data):
+                self._interest_changed()
+                fifo.append(_window(data)[sent:])
+            return
+        if not fifo:
+            self._interest_changed()
         if len(data) > size:
             data = _window(data)
             for i in range(0, len(data), size):
-                self.producer_fifo.append(data[i : i + size])
+                fifo.append(data[i : i + size])
         else:
-            self.producer_fifo.append(data)
+            fifo.append(data)
         self.initiate_send()
 
     # queue a producer (an object whose more() returns data, b"" when done), then try to send
     def push_with_producer(self, producer):
+        if not self.producer_fifo:
+            self._interest_changed()
         self.producer_fifo.append(producer)
         self.initiate_send()
 
@@ -151,10 +167,19 @@ class async_chat(uasyncore.dispatcher):
 
     # close the channel once everything queued so far is sent
     def close_when_done(self):
+        if not self.producer_fifo:
+            self._interest_changed()
         self.producer_fifo.append(None)
 
-    # send at most one chunk from the head of the queue
+    # send at most one chunk from the head of the queue; tell the poller when the queue empties
     def initiate_send(self):
+        fifo = self.producer_fifo
+        if fifo:
+            self._send_one()
+            if not fifo:
+                self._interest_changed()
+
+    def _send_one(self):
         fifo = self.producer_fifo
         while fifo and self.connected:
             first = fifo[0]
@@ -193,7 +218,13 @@ class async_chat(uasyncore.dispatcher):
     def discard_buffers(self):
         self.ac_in_buffer = b""
         self.incoming.clear()
+        if self.producer_fifo:
+            self._interest_changed()
         self.producer_fifo.clear()
+
+
+# async_chat tells the poller whenever writable()'s answer may change, so it is not asked every pass.
+uasyncore._SELF_REPORTING.extend((async_chat.readable, async_chat.writable))
 
 
 ##### Helpers

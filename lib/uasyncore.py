@@ -328,10 +328,10 @@ class _Poller:
                 self.fresh.append(key)
 
 
-# Whether a channel overrides readable() or writable(), so its interest can change any pass.
+# Whether a channel's readable()/writable() can change unannounced, so must be asked every pass.
 def _asks_every_pass(obj):
     cls = type(obj)
-    return getattr(cls, "readable", None) is not _base_readable or getattr(cls, "writable", None) is not _base_writable
+    return getattr(cls, "readable", None) not in _SELF_REPORTING or getattr(cls, "writable", None) not in _SELF_REPORTING
 
 
 def _timer_error(timer, exc):
@@ -691,6 +691,7 @@ class dispatcher:
         self.handle_connect()
         self.connected = True
         self.connecting = False
+        self._interest_changed()  # writable() may depend on connected
 
     def handle_write_event(self):
         if self.accepting:
@@ -743,31 +744,52 @@ class dispatcher:
         self.close()
 
 
-_base_readable = dispatcher.readable
-_base_writable = dispatcher.writable
-
-
 class dispatcher_with_send(dispatcher):
     # A dispatcher whose send() queues what the socket cannot take yet.
+    _out = b""
+
     def __init__(self, sock=None, map=None):
         dispatcher.__init__(self, sock, map)
         self.out_buffer = b""
 
+    # The queued output. Setting it tells the poller, so writable() need not be asked every pass.
+    @property
+    def out_buffer(self):
+        return self._out
+
+    @out_buffer.setter
+    def out_buffer(self, data):
+        was = self._out
+        self._out = data
+        if bool(was) != bool(data):
+            self._interest_changed()
+
     def initiate_send(self):
-        sent = dispatcher.send(self, self.out_buffer[:65536])
-        self.out_buffer = self.out_buffer[sent:]
+        out = self._out
+        sent = dispatcher.send(self, out[:65536] if len(out) > 65536 else out)
+        if sent:
+            self.out_buffer = out[sent:]
 
     def handle_write(self):
         self.initiate_send()
 
     def writable(self):
-        return not self.connected or len(self.out_buffer) > 0
+        return not self.connected or len(self._out) > 0
 
+    # Send what the socket takes now; queue the rest.
     def send(self, data):
         if self.debug:
             self.log_info("sending %s" % repr(data))
-        self.out_buffer = self.out_buffer + data
-        self.initiate_send()
+        if not self._out:
+            sent = dispatcher.send(self, data[:65536] if len(data) > 65536 else data)
+            if sent >= len(data):
+                return
+            data = data[sent:]
+        self.out_buffer = self._out + data
+
+
+# Predicates whose answers change only where the core tells the poller (_interest_changed).
+_SELF_REPORTING = [dispatcher.readable, dispatcher.writable, dispatcher_with_send.writable]
 
 
 ##### tracebacks and shutdown
