@@ -73,6 +73,12 @@ class async_chat(uasyncore.dispatcher):
             if not e.args or e.args[0] not in _WOULDBLOCK:
                 self.handle_error()
             return
+        self._frame(data)
+        if self.producer_fifo:
+            self._interest_changed()  # found_terminator may have filled producer_fifo by hand
+
+    # split received data at terminators
+    def _frame(self, data):
         if isinstance(data, str) and self.use_encoding:
             # fixes CPython's asynchat, which wrote bytes(str, self.encoding) (the type, not data)
             data = data.encode(self.encoding)

@@ -10,6 +10,7 @@ from uasyncore_port import (
     EALREADY,
     EBADF,
     ECONNABORTED,
+    ECONNREFUSED,
     ECONNRESET,
     EINPROGRESS,
     EINVAL,
@@ -163,7 +164,8 @@ class _Poller:
         self.fresh = []  # keys whose channel's interest is not known yet
         self.dropped = []  # keys to take out of watch once its pass is over
         self.asking = False
-        self.stale = set()  # keys closed since the last wait: their events are not theirs
+        self.stale = set()  # keys closed while this pass's events are delivered: the rest are not theirs
+        self.dispatching = False
         self.paused = {}  # key -> Timer that resumes an exhausted listener
         self.timers = []  # Timer objects, latest first
 
@@ -176,7 +178,8 @@ class _Poller:
     def remove(self, key):
         if self.masks.pop(key, 0):
             self.os.unregister(key)
-        self.stale.add(key)
+        if self.dispatching:
+            self.stale.add(key)
         if key in self.watch:
             if self.asking:
                 self.watch[key] = None
@@ -263,14 +266,18 @@ class _Poller:
                 ms = due
         stale = self.stale
         if stale:
-            stale.clear()
+            stale.clear()  # left by a pass that an exception ended
         map = self.map
+        self.dispatching = True
         for key, flags in self.os.wait(ms):
             if stale and key in stale:
                 continue  # its channel closed in this pass; the key may belong to a new one
             obj = map.get(key)
             if obj is not None:
                 readwrite(obj, flags)
+        self.dispatching = False
+        if stale:
+            stale.clear()
         if timers:
             self.run_timers()
 

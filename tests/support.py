@@ -133,11 +133,19 @@ class FakePoller:
     def unregister(self, key):
         del self.masks[key]
 
+    # Like an OS poller, report only registered sockets, and of them only the flags asked for.
     def wait(self, ms):
         self.waits.append(ms)
         if not self.script:
             return []
-        return [(_port.key(sock), flags) for sock, flags in self.script.pop(0)]
+        events = []
+        for sock, flags in self.script.pop(0):
+            key = _port.key(sock)
+            if key in self.masks:
+                flags &= self.masks[key] | ERR | HUP
+                if flags:
+                    events.append((key, flags))
+        return events
 
     def mask(self, sock):
         return self.masks.get(_port.key(sock), 0)
