@@ -75,7 +75,7 @@ class async_chat(uasyncore.dispatcher):
             return
         self._frame(data)
         if self.producer_fifo:
-            self._interest_changed()  # found_terminator may have filled producer_fifo by hand
+            self.interest_changed()  # found_terminator may have filled producer_fifo by hand
 
     # split received data at terminators
     def _frame(self, data):
@@ -143,11 +143,11 @@ class async_chat(uasyncore.dispatcher):
                 self.handle_error()
                 return
             if sent < len(data):
-                self._interest_changed()
+                self.interest_changed()
                 fifo.append(_window(data)[sent:])
             return
         if not fifo:
-            self._interest_changed()
+            self.interest_changed()
         if len(data) > size:
             data = _window(data)
             for i in range(0, len(data), size):
@@ -159,7 +159,7 @@ class async_chat(uasyncore.dispatcher):
     # queue a producer (an object whose more() returns data, b"" when done), then try to send
     def push_with_producer(self, producer):
         if not self.producer_fifo:
-            self._interest_changed()
+            self.interest_changed()
         self.producer_fifo.append(producer)
         self.initiate_send()
 
@@ -174,7 +174,7 @@ class async_chat(uasyncore.dispatcher):
     # close the channel once everything queued so far is sent
     def close_when_done(self):
         if not self.producer_fifo:
-            self._interest_changed()
+            self.interest_changed()
         self.producer_fifo.append(None)
 
     # send at most one chunk from the head of the queue; tell the poller when the queue empties
@@ -183,7 +183,7 @@ class async_chat(uasyncore.dispatcher):
         if fifo:
             self._send_one()
             if not fifo:
-                self._interest_changed()
+                self.interest_changed()
 
     def _send_one(self):
         fifo = self.producer_fifo
@@ -225,7 +225,7 @@ class async_chat(uasyncore.dispatcher):
         self.ac_in_buffer = b""
         self.incoming.clear()
         if self.producer_fifo:
-            self._interest_changed()
+            self.interest_changed()
         self.producer_fifo.clear()
 
 

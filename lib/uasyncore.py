@@ -63,13 +63,24 @@ def _strerror(err):
 ##### event delivery: the functions asyncore exposes, with its error routing
 
 
+# Hand the exception being handled to obj.handle_error(); memory first, when that is what ran out.
+def _error(obj):
+    if isinstance(sys.exc_info()[1], MemoryError):
+        _port.collect()
+    try:
+        obj.handle_error()
+    except MemoryError:
+        _port.collect()
+        obj.close()  # too little memory even to report: at least free the channel
+
+
 def read(obj):
     try:
         obj.handle_read_event()
     except _reraised_exceptions:
         raise
     except Exception:
-        obj.handle_error()
+        _error(obj)
 
 
 def write(obj):
@@ -78,7 +89,7 @@ def write(obj):
     except _reraised_exceptions:
         raise
     except Exception:
-        obj.handle_error()
+        _error(obj)
 
 
 def _exception(obj):
@@ -87,7 +98,7 @@ def _exception(obj):
     except _reraised_exceptions:
         raise
     except Exception:
-        obj.handle_error()
+        _error(obj)
 
 
 # Deliver one poll result; a hang-up that comes with data waits until the reads drain it.
@@ -106,13 +117,13 @@ def readwrite(obj, flags):
             obj.handle_close()
     except OSError as e:
         if e.args[0] not in _DISCONNECTED:
-            obj.handle_error()
+            _error(obj)
         else:
             obj.handle_close()
     except _reraised_exceptions:
         raise
     except Exception:
-        obj.handle_error()
+        _error(obj)
 
 
 # The same outcome on every port: a connect that fails goes to handle_error, with the best errno known.
@@ -123,7 +134,7 @@ def _connect_failed(obj, err):
     except _reraised_exceptions:
         raise
     except Exception:
-        obj.handle_error()
+        _error(obj)
 
 
 ##### the persistent poller: one per channel map, registrations kept across passes
@@ -149,7 +160,7 @@ def _release(map):
 
 # What a channel wants polled, from its readable() and writable() answers.
 def _interest(obj):
-    mask = _READ if obj.readable() else 0
+    mask = _READ if obj.readable() and not getattr(obj, "_reading_paused", False) else 0
     if obj.writable() and not obj.accepting:
         mask |= POLLOUT
     return mask
@@ -337,6 +348,8 @@ class _Poller:
 
 # Whether a channel's readable()/writable() can change unannounced, so must be asked every pass.
 def _asks_every_pass(obj):
+    if getattr(obj, "reports_interest", False):
+        return False
     cls = type(obj)
     return getattr(cls, "readable", None) not in _SELF_REPORTING or getattr(cls, "writable", None) not in _SELF_REPORTING
 
@@ -468,6 +481,14 @@ class dispatcher:
     ignore_log_types = frozenset({"warning"})
     max_connections = _port.MAX_CONNECTIONS  # a listener's budget of open accepted channels (None: no limit)
     connect_timeout = None  # seconds a connect() may take before handle_error gets ETIMEDOUT
+    idle_timeout = None  # seconds without a byte in or out before handle_idle(); None: never
+    out_high = _port.OUT_HIGH  # queued output (bytes) at which pause_writing() is called
+    out_low = _port.OUT_LOW  # ... and at or under which resume_writing() is called after it
+    reports_interest = False  # True: the class calls interest_changed() whenever readable()/writable() may change
+    _reading_paused = False
+    _output_full = False
+    _idle_timer = None
+    _last_io = 0
     _owner = None  # the listener that accepted this channel's socket
     _connections = 0  # a listener's open accepted channels
     _connect_timer = None
@@ -513,6 +534,8 @@ class dispatcher:
             map = self._map
         map[self._fileno] = self
         _poller(map).add(self._fileno)
+        if self.idle_timeout is not None and self._idle_timer is None:
+            self.set_idle_timeout(self.idle_timeout)
 
     def del_channel(self, map=None):
         key = self._fileno
@@ -552,7 +575,8 @@ class dispatcher:
 
     def listen(self, num):
         self.accepting = True
-        self._interest_changed()  # listeners are never polled for writing
+        self._stop_idle_timer()  # a listener is never idle
+        self.interest_changed()  # listeners are never polled for writing
         return self.socket.listen(num)
 
     def bind(self, addr):
@@ -594,7 +618,10 @@ class dispatcher:
 
     def send(self, data):
         try:
-            return self.socket.send(data)
+            sent = self.socket.send(data)
+            if sent and self._idle_timer is not None:
+                self._last_io = _port.ticks_ms()
+            return sent
         except OSError as why:
             err = why.args[0]
             if err in _WOULDBLOCK:
@@ -615,6 +642,8 @@ class dispatcher:
         if not data:
             self.handle_close()  # the peer closed its side
             return b""
+        if self._idle_timer is not None:
+            self._last_io = _port.ticks_ms()
         return data
 
     def close(self):
@@ -622,6 +651,7 @@ class dispatcher:
         self.accepting = False
         self.connecting = False
         self._stop_connect_timer()
+        self._stop_idle_timer()
         owner = self._owner
         if owner is not None:
             self._owner = None
@@ -646,8 +676,61 @@ class dispatcher:
         if self.connecting:
             _connect_failed(self, _port.ETIMEDOUT)
 
+    ##### flow control and deadlines
+
+    # Stop polling for input (the channel stays open and keeps writing) until resume_reading().
+    def pause_reading(self):
+        if not self._reading_paused:
+            self._reading_paused = True
+            self.interest_changed()
+
+    def resume_reading(self):
+        if self._reading_paused:
+            self._reading_paused = False
+            self.interest_changed()
+
+    # Called once queued output reaches out_high: stop producing. By default, stop reading.
+    def pause_writing(self):
+        self.pause_reading()
+
+    # Called once queued output is back at out_low after pause_writing().
+    def resume_writing(self):
+        self.resume_reading()
+
+    # Subclasses that queue output tell how much is queued; this calls pause/resume_writing.
+    def _output_level(self, queued):
+        if self._output_full:
+            if queued <= self.out_low:
+                self._output_full = False
+                self.resume_writing()
+        elif queued >= self.out_high:
+            self._output_full = True
+            self.pause_writing()
+
+    # Close the channel after `seconds` without a byte in or out (None: never).
+    def set_idle_timeout(self, seconds):
+        self.idle_timeout = seconds
+        self._stop_idle_timer()
+        if seconds is not None and self._fileno is not None:
+            self._last_io = _port.ticks_ms()
+            self._idle_timer = call_at(_port.ticks_add(self._last_io, _ms(seconds)), self._idle_check, map=self._map)
+
+    def _stop_idle_timer(self):
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    # The idle timer fired: close if nothing moved since, else wait for the rest.
+    def _idle_check(self):
+        due = _port.ticks_add(self._last_io, _ms(self.idle_timeout))
+        if _port.ticks_diff(due, _port.ticks_ms()) <= 0:
+            self._idle_timer = None
+            self.handle_idle()
+        else:
+            self._idle_timer = call_at(due, self._idle_check, map=self._map)
+
     # Tell the poller to ask this channel's readable()/writable() again at the next pass.
-    def _interest_changed(self):
+    def interest_changed(self):
         if self._fileno is not None and self._map.get(self._fileno) is self:
             _poller(self._map).add(self._fileno)
 
@@ -698,7 +781,7 @@ class dispatcher:
         self.handle_connect()
         self.connected = True
         self.connecting = False
-        self._interest_changed()  # writable() may depend on connected
+        self.interest_changed()  # writable() may depend on connected
 
     def handle_write_event(self):
         if self.accepting:
@@ -750,6 +833,9 @@ class dispatcher:
         self.log_info("unhandled close event", "warning")
         self.close()
 
+    def handle_idle(self):
+        self.close()
+
 
 class dispatcher_with_send(dispatcher):
     # A dispatcher whose send() queues what the socket cannot take yet.
@@ -769,7 +855,8 @@ class dispatcher_with_send(dispatcher):
         was = self._out
         self._out = data
         if bool(was) != bool(data):
-            self._interest_changed()
+            self.interest_changed()
+        self._output_level(len(data))
 
     def initiate_send(self):
         out = self._out
@@ -795,7 +882,7 @@ class dispatcher_with_send(dispatcher):
         self.out_buffer = self._out + data
 
 
-# Predicates whose answers change only where the core tells the poller (_interest_changed).
+# Predicates whose answers change only where the core tells the poller (interest_changed).
 _SELF_REPORTING = [dispatcher.readable, dispatcher.writable, dispatcher_with_send.writable]
 
 

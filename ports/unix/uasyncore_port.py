@@ -40,6 +40,8 @@ POLLNVAL = 32
 
 
 MAX_CONNECTIONS = 32  # a listener's default budget on the unix port (boards set theirs lower)
+OUT_HIGH = 16384  # queued output per channel at which writers are told to pause (a board-like budget on the unix port)
+OUT_LOW = 4096  # ... and resume
 
 collect = gc.collect
 
