@@ -1,5 +1,7 @@
 # Run an example service on the host: python3 examples/run.py NAME [--host H] [--port N]
-# (or micropython examples/run.py NAME ...). On a board, main.py imports the example directly.
+# (or micropython examples/run.py NAME ...). Each example is examples/NAME/NAME_service.py with a
+# main(host, port); the suffix keeps NAME free for the stdlib (examples/http must not hide `http`).
+# On a board, main.py imports NAME_service directly.
 import os
 import sys
 import time
@@ -24,14 +26,18 @@ def main():
     name, host, port = parse(sys.argv[1:])
     here = __file__.rpartition("/")[0] or "."
     root = here + "/.."
+    module = name + "_service"
     try:
-        os.stat("%s/%s/%s.py" % (here, name, name))
+        os.stat("%s/%s/%s.py" % (here, name, module))
     except OSError:
         raise SystemExit("no example named %r in %s" % (name, here))
     # the host's adapter: MicroPython's clock has ticks_ms, CPython's does not
     port_dir = "unix" if hasattr(time, "ticks_ms") else "cpython"
     sys.path[:0] = [here + "/" + name, root + "/lib", root + "/ports/" + port_dir]
-    example = __import__(name)
+    # a pipe would hold CPython's "serving on" line back; whoever started us waits for it
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+    example = __import__(module)
     kwargs = {"host": host}
     if port is not None:
         kwargs["port"] = int(port)

@@ -75,3 +75,32 @@ class EchoExampleTest(unittest.TestCase):
         out = subprocess.run([sys.executable, "examples/run.py", "nope"], cwd=ROOT, capture_output=True, text=True)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("no example named 'nope'", out.stderr)
+
+
+class HttpExampleTest(unittest.TestCase):
+    # examples/http started the way its README says (tests/test_http_example.py tests it in depth).
+    def check_http(self, runtime):
+        proc, port = start(self, runtime, "http")
+        got = exchange(port, b"GET /api/status HTTP/1.0\r\n\r\n")
+        self.assertTrue(got.startswith(b"HTTP/1.1 200 OK\r\n"), got[:200])
+        self.assertIn(b'"device": "uasyncore-device"', got)
+        self.assertIsNone(proc.poll(), "the server must keep serving after clients leave")
+
+    def test_http_on_cpython(self):
+        self.check_http(sys.executable)
+
+    @unittest.skipUnless(MICROPYTHON, "micropython not installed")
+    def test_http_on_micropython(self):
+        self.check_http(MICROPYTHON)
+
+    # run.py puts examples/NAME first on sys.path: no module there may take a stdlib module's name.
+    def test_no_example_module_hides_a_stdlib_module(self):
+        examples = os.path.join(ROOT, "examples")
+        names = [d for d in os.listdir(examples) if d[0] not in "_." and os.path.isdir(os.path.join(examples, d))]
+        self.assertIn("http", names)
+        for name in names:
+            files = os.listdir(os.path.join(examples, name))
+            self.assertIn(name + "_service.py", files)
+            for f in files:
+                if f.endswith(".py"):
+                    self.assertNotIn(f[:-3], sys.stdlib_module_names, "examples/%s/%s" % (name, f))

@@ -1,4 +1,4 @@
-# echo: every byte a client sends comes straight back (the hello world of uasyncore).
+# echo_service: every byte a client sends comes straight back (the hello world of uasyncore).
 import uasyncore
 
 
