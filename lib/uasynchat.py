@@ -27,6 +27,7 @@ class async_chat(uasyncore.dispatcher):
     # off by default: str data on a byte channel is usually an application bug
     use_encoding = 0
     encoding = "latin-1"
+    _queued = 0  # bytes waiting in producer_fifo (producers' future output not counted)
 
     # the buffers exist before the dispatcher can register and be polled
     def __init__(self, sock=None, map=None):
@@ -145,9 +146,12 @@ class async_chat(uasyncore.dispatcher):
             if sent < len(data):
                 self.interest_changed()
                 fifo.append(_window(data)[sent:])
+                self._queued += len(data) - sent
+                self._output_level(self._queued)
             return
         if not fifo:
             self.interest_changed()
+        self._queued += len(data)
         if len(data) > size:
             data = _window(data)
             for i in range(0, len(data), size):
@@ -184,6 +188,7 @@ class async_chat(uasyncore.dispatcher):
             self._send_one()
             if not fifo:
                 self.interest_changed()
+            self._output_level(self._queued)
 
     def _send_one(self):
         fifo = self.producer_fifo
@@ -201,6 +206,7 @@ class async_chat(uasyncore.dispatcher):
                 data = first.more()
                 if data:
                     fifo.insert(0, data)
+                    self._queued += len(data)
                 else:
                     del fifo[0]
                 continue
@@ -214,6 +220,7 @@ class async_chat(uasyncore.dispatcher):
                 self.handle_error()
                 return
             if sent:
+                self._queued -= sent
                 if sent < len(first):
                     fifo[0] = _window(first)[sent:]
                 else:
@@ -222,6 +229,7 @@ class async_chat(uasyncore.dispatcher):
 
     # drop all buffered input and queued output (emergencies only)
     def discard_buffers(self):
+        self._queued = 0
         self.ac_in_buffer = b""
         self.incoming.clear()
         if self.producer_fifo:

@@ -2,6 +2,7 @@
 #
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import os
+import sys
 import socket
 
 import uasyncore
@@ -213,3 +214,33 @@ def run_until(cond, map=None, passes=200, timeout=0.01):
         uasyncore.loop(timeout=timeout, count=1, map=map)
         passes -= 1
     return cond()
+
+
+##### time
+
+
+class FakeClock:
+    # Stands in for the port's ticks_ms(); moves only when told to.
+    def __init__(self, now=1000000):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now = _port.ticks_add(self.now, int(seconds * 1000))
+
+
+# Put a FakeClock in place of the port's clock until the test ends.
+def use_clock(test, now=1000000):
+    clock = FakeClock(now)
+    real = _port.ticks_ms
+    _port.ticks_ms = clock
+    test.addCleanup(setattr, _port, "ticks_ms", real)
+    return clock
+
+
+# The errno of the exception being handled (None when it has none).
+def sys_exc_errno():
+    e = sys.exc_info()[1]
+    return e.args[0] if isinstance(e, OSError) and e.args else None

@@ -1,0 +1,289 @@
+# Flow control and deadlines: output watermarks, paused reading, idle and connect timeouts,
+# connection budgets, memory errors. Fake sockets, a fake poller and a fake clock.
+import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
+
+import unittest
+
+import uasyncore
+import uasynchat
+from support import EAGAIN, IN, OUT, ERR, FakeSocket, oserror
+
+PEER = ("127.0.0.1", 4000)
+EINPROGRESS = uasyncore._port.EINPROGRESS
+ETIMEDOUT = uasyncore._port.ETIMEDOUT
+
+
+class Recorder:
+    # Mixed into channels under test: logs flow-control calls, errors and closes.
+    def init_log(self):
+        self.log = []
+
+    def pause_writing(self):
+        self.log.append("pause")
+        uasyncore.dispatcher.pause_writing(self)
+
+    def resume_writing(self):
+        self.log.append("resume")
+        uasyncore.dispatcher.resume_writing(self)
+
+    def handle_error(self):
+        self.log.append(("error", support.sys_exc_errno()))
+        self.close()
+
+    def handle_idle(self):
+        self.log.append("idle")
+        self.close()
+
+
+class Sender(Recorder, uasyncore.dispatcher_with_send):
+    out_high = 100
+    out_low = 20
+
+    def __init__(self, sock, map):
+        self.init_log()
+        uasyncore.dispatcher_with_send.__init__(self, sock, map)
+
+    def handle_read(self):
+        self.recv(100)
+
+
+class Chat(Recorder, uasynchat.async_chat):
+    out_high = 100
+    out_low = 20
+
+    def __init__(self, sock, map):
+        self.init_log()
+        uasynchat.async_chat.__init__(self, sock, map)
+        self.set_terminator(b"\n")
+
+    def collect_incoming_data(self, data):
+        pass
+
+    def found_terminator(self):
+        pass
+
+
+class FlowTestCase(unittest.TestCase):
+    def setUp(self):
+        self.m, self.fake = support.fake_map()
+        self.addCleanup(uasyncore.close_all, self.m)
+
+    def step(self, *events):
+        self.fake.script.append(list(events))
+        uasyncore.loop(timeout=0, count=1, map=self.m)
+
+
+class WatermarkTest(FlowTestCase):
+    def check_watermarks(self, cls, queue):
+        sock = FakeSocket(peer=PEER, send_plan=[oserror(EAGAIN)] * 20)
+        d = cls(sock, self.m)
+        self.step()
+        self.assertEqual(self.fake.mask(sock) & IN, IN)
+        queue(d, b"x" * 60)  # under out_high: nothing to say
+        self.assertEqual(d.log, [])
+        queue(d, b"y" * 60)  # 120 queued: over out_high
+        self.assertEqual(d.log, ["pause"])
+        queue(d, b"z" * 60)  # still over: said once only
+        self.assertEqual(d.log, ["pause"])
+        self.step()
+        self.assertEqual(self.fake.mask(sock) & IN, 0, "a paused writer's channel stops reading")
+        self.assertEqual(self.fake.mask(sock) & OUT, OUT, "... but keeps writing")
+        sock.send_plan = [7] * 100
+        left = 180
+        while left > 20:  # resume_writing exactly when what is left reaches out_low
+            self.assertEqual(d.log, ["pause"])
+            self.step((sock, OUT))
+            left = 180 - len(sock.sent)
+        self.assertEqual(d.log, ["pause", "resume"])
+        self.step()
+        self.assertEqual(self.fake.mask(sock) & IN, IN)
+        while self.fake.mask(sock) & OUT:
+            self.step((sock, OUT))
+        self.assertEqual(bytes(sock.sent), b"x" * 60 + b"y" * 60 + b"z" * 60)
+        self.assertEqual(d.log, ["pause", "resume"])
+
+    def test_dispatcher_with_send(self):
+        self.check_watermarks(Sender, Sender.send)
+
+    def test_async_chat(self):
+        self.check_watermarks(Chat, Chat.push)
+
+    def test_a_proxy_pauses_its_source_instead(self):
+        source = Sender(FakeSocket(peer=PEER), self.m)
+        sink_sock = FakeSocket(peer=PEER, send_plan=[oserror(EAGAIN)] * 5)
+
+        class Sink(Sender):
+            def pause_writing(self):
+                source.pause_reading()
+
+            def resume_writing(self):
+                source.resume_reading()
+
+        sink = Sink(sink_sock, self.m)
+        sink.send(b"q" * 150)
+        self.step()
+        self.assertEqual(self.fake.mask(source.socket) & IN, 0)
+        self.assertEqual(self.fake.mask(sink_sock) & IN, IN, "the sink itself keeps reading")
+        while sink.out_buffer:
+            self.step((sink_sock, OUT))
+        self.step()
+        self.assertEqual(self.fake.mask(source.socket) & IN, IN)
+
+    def test_pause_and_resume_reading(self):
+        d = Sender(FakeSocket(peer=PEER, inbox=[b"a", b"b"]), self.m)
+        self.step()
+        d.pause_reading()
+        self.step((d.socket, IN))
+        self.assertEqual(d.socket.inbox, [b"a", b"b"], "no read while paused")
+        d.resume_reading()
+        self.step((d.socket, IN))
+        self.assertEqual(d.socket.inbox, [b"b"])
+
+
+class IdleTimeoutTest(FlowTestCase):
+    def setUp(self):
+        FlowTestCase.setUp(self)
+        self.clock = support.use_clock(self)
+
+    def test_silent_channel_is_closed_after_its_timeout(self):
+        d = Sender(FakeSocket(peer=PEER), self.m)
+        d.set_idle_timeout(5)
+        self.clock.advance(4.9)
+        self.step()
+        self.assertEqual(d.log, [])
+        self.clock.advance(0.1)
+        self.step()
+        self.assertEqual(d.log, ["idle"])
+        self.assertTrue(d.socket.closed)
+        self.assertEqual(self.m, {})
+
+    def test_traffic_moves_the_deadline(self):
+        sock = FakeSocket(peer=PEER, inbox=[b"ping"])
+        d = Sender(sock, self.m)
+        d.set_idle_timeout(5)
+        self.clock.advance(3)
+        self.step((sock, IN))  # a byte in at t=3
+        self.clock.advance(2.5)
+        self.step()
+        self.assertEqual(d.log, [], "t=5.5: only 2.5 s idle")
+        self.clock.advance(2.5)
+        self.step()
+        self.assertEqual(d.log, ["idle"], "t=8: 5 s since the last byte")
+
+    def test_class_attribute_applies_to_new_channels(self):
+        class Quiet(Sender):
+            idle_timeout = 1
+
+        d = Quiet(FakeSocket(peer=PEER), self.m)
+        self.clock.advance(1)
+        self.step()
+        self.assertEqual(d.log, ["idle"])
+
+    def test_none_disables_it_and_listeners_never_idle(self):
+        d = Sender(FakeSocket(peer=PEER), self.m)
+        d.set_idle_timeout(1)
+        d.set_idle_timeout(None)
+
+        class Listener(Sender):
+            idle_timeout = 1
+
+        listener = Listener(FakeSocket(), self.m)
+        listener.listen(5)
+        self.clock.advance(10)
+        self.step()
+        self.assertEqual((d.log, listener.log), ([], []))
+        self.assertEqual(uasyncore._pollers[id(self.m)].timers, [])
+
+
+class ConnectTimeoutTest(FlowTestCase):
+    def setUp(self):
+        FlowTestCase.setUp(self)
+        self.clock = support.use_clock(self)
+
+    def client(self):
+        d = Sender(FakeSocket(connect_result=EINPROGRESS), self.m)
+        d.connect_timeout = 2
+        d.connect(PEER)
+        self.assertTrue(d.connecting)
+        return d
+
+    def test_a_connect_that_hangs_ends_in_handle_error_with_etimedout(self):
+        d = self.client()
+        self.clock.advance(1.9)
+        self.step()
+        self.assertEqual(d.log, [])
+        self.clock.advance(0.1)
+        self.step()
+        self.assertEqual(d.log, [("error", ETIMEDOUT)])
+        self.assertTrue(d.socket.closed)
+
+    def test_a_connect_in_time_cancels_it(self):
+        d = self.client()
+        self.step((d.socket, OUT))
+        self.assertTrue(d.connected)
+        self.clock.advance(5)
+        self.step()
+        self.assertEqual(d.log, [])
+
+    def test_a_refused_connect_is_an_error_on_every_port(self):
+        d = self.client()
+        self.step((d.socket, OUT | ERR | support.HUP))  # SO_ERROR/probe says nothing: still a failure
+        self.assertEqual(d.log, [("error", support.ECONNREFUSED)])
+
+
+class Listener(uasyncore.dispatcher):
+    max_connections = 2
+
+    def __init__(self, sock, map):
+        uasyncore.dispatcher.__init__(self, sock, map)
+        self.served = []
+
+    def handle_accepted(self, sock, addr):
+        self.served.append(Sender(sock, self._map))
+
+
+class BudgetTest(FlowTestCase):
+    def test_listener_rests_at_its_budget_and_resumes_when_one_closes(self):
+        conns = [FakeSocket(peer=PEER) for _ in range(3)]
+        lsock = FakeSocket(accept_plan=[(c, PEER) for c in conns])
+        listener = Listener(lsock, self.m)
+        listener.listen(5)
+        self.step()
+        self.step((lsock, IN))
+        self.assertEqual(len(listener.served), 2)
+        self.assertEqual(listener._connections, 2)
+        self.step()
+        self.assertEqual(self.fake.mask(lsock), 0, "at the budget: not polled")
+        self.assertIn(listener, self.m.values(), "... but still listening")
+        listener.served[0].close()
+        self.step((lsock, IN))
+        self.assertEqual(len(listener.served), 3)
+        self.assertEqual(listener._connections, 2)
+
+
+class MemoryTest(FlowTestCase):
+    def test_memory_error_in_a_handler_closes_only_that_channel(self):
+        class Greedy(Sender):
+            def handle_read(self):
+                raise MemoryError()
+
+        bad = Greedy(FakeSocket(peer=PEER, inbox=[b"x"]), self.m)
+        good = Sender(FakeSocket(peer=PEER, inbox=[b"y"]), self.m)
+        self.step((bad.socket, IN), (good.socket, IN))
+        self.assertEqual(bad.log, [("error", None)])
+        self.assertTrue(bad.socket.closed)
+        self.assertEqual(good.socket.inbox, [])
+        self.assertFalse(good.socket.closed)
+
+    def test_a_channel_that_cannot_be_registered_is_closed(self):
+        def register(key, mask):
+            raise MemoryError()
+
+        logged = []
+        d = Sender(FakeSocket(peer=PEER), self.m)
+        d.log_info = lambda message, type="info": logged.append(type)
+        self.fake.register = register
+        self.step()
+        self.assertTrue(d.socket.closed)
+        self.assertEqual(self.m, {})
+        self.assertEqual(logged, ["error"])
