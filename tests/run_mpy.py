@@ -35,13 +35,13 @@ def parse_args(argv):
 # "tests/test_x.py" -> "test_x" (the tests directory is on sys.path).
 def module_name(path):
     name = path.rpartition('/')[2]
-    return name[:-3] if name.endswith('.py') else name
+    return name.rpartition('.')[0] if name.endswith('.py') or name.endswith('.mpy') else name
 
 
 # Module names of tests/test_*.py, sorted.
 def discover():
-    return sorted(name[:-3] for name in os.listdir(TESTS)
-                  if name.startswith('test_') and name.endswith('.py'))
+    return sorted(module_name(name) for name in os.listdir(TESTS)
+                  if name.startswith('test_') and (name.endswith('.py') or name.endswith('.mpy')))
 
 
 # Import and run each module; an import error counts as one failure, SkipTest as one skip.
@@ -61,6 +61,9 @@ def main():
             results.add_fail('ERROR (import failed)', [exc])
         else:
             unittest.run_module(module, results, pattern)
+            del module
+        # a test module is not needed once it has run: free it for the next (a board-sized heap)
+        sys.modules.pop(name, None)
         gc.collect()
     results.finish()
 

@@ -10,7 +10,7 @@ import uasyncore
 _port = uasyncore._port
 
 # The tests must exercise our modules, never the stdlib's asyncore.
-assert "lib" in uasyncore.__file__ and uasyncore.__file__.endswith("uasyncore.py"), uasyncore.__file__
+assert "lib/uasyncore." in uasyncore.__file__, uasyncore.__file__
 
 EAGAIN = _port.EAGAIN
 ECONNRESET = _port.ECONNRESET
@@ -24,6 +24,15 @@ ERR = _port.POLLERR
 HUP = _port.POLLHUP
 
 HOST = "127.0.0.1"
+
+# The source tree, for tests that read files: the repo, even when these tests run compiled from
+# build/test-mpy, where tools/mpybuild.py leaves its path in SOURCE_ROOT.
+ROOT = __file__.rpartition("/")[0].rpartition("/")[0] or "."
+try:
+    with open(ROOT + "/SOURCE_ROOT") as _f:
+        ROOT = _f.read().strip()
+except OSError:
+    pass
 
 
 def oserror(err):

@@ -225,6 +225,15 @@ class ConnectTimeoutTest(FlowTestCase):
         self.step()
         self.assertEqual(d.log, [])
 
+    def test_a_connect_reset_is_an_error_whatever_the_flags(self):
+        for flags in (OUT, IN, OUT | ERR | support.HUP):
+            self.m, self.fake = support.fake_map()  # the last pass emptied the old map and dropped its poller
+            d = self.client()
+            d.socket.error = support.ECONNRESET  # how rp2 reports a refused connect
+            self.step((d.socket, flags))
+            self.assertEqual(d.log[:1], [("error", support.ECONNRESET)], flags)
+            self.assertTrue(d.socket.closed)
+
     def test_a_refused_connect_is_an_error_on_every_port(self):
         d = self.client()
         self.step((d.socket, OUT | ERR | support.HUP))  # SO_ERROR/probe says nothing: still a failure

@@ -1,6 +1,7 @@
 # examples/http in process, what is served: the HTML page and the JSON status, the simulated sensors,
 # and main.py, the board's entry point.
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
+import support  # noqa: I001
 from http_fakes import EXAMPLE_DIR, GET, HttpTestCase, http_service  # first: it puts examples/http on sys.path
 
 import gc
@@ -107,7 +108,7 @@ class BoardMainTest(unittest.TestCase):
             pass
         else:
             self.skipTest("a board: main.py would join Wi-Fi")
-        with open(EXAMPLE_DIR + "/main.py") as f:
+        with open(support.ROOT + "/examples/http/main.py") as f:
             source = f.read()
         calls = []
         real = http_service.main

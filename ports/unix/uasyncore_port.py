@@ -126,8 +126,18 @@ class Poller:
     def __init__(self):
         self._os = select.poll()
 
+    # A MemoryError inside register() leaves a half-made entry that crashes a later ipoll(): after a
+    # collection, registering again completes it; if that fails too, take it out and give up.
     def register(self, sock, mask):
-        self._os.register(sock, mask)
+        try:
+            self._os.register(sock, mask)
+        except MemoryError as e:
+            gc.collect()
+            try:
+                self._os.register(sock, mask)
+            except MemoryError:
+                self.unregister(sock)
+                raise e
 
     def modify(self, sock, mask):
         self._os.modify(sock, mask)

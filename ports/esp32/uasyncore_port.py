@@ -1,0 +1,200 @@
+# uasyncore_port for ESP32 boards (MicroPython's esp32 port, ESP-IDF lwIP sockets): the facts the core needs.
+#
+# Resolve host names before the loop runs: sockaddr() looks a name up with getaddrinfo, which blocks on DNS.
+import gc
+import io
+import select
+import socket
+import sys
+import time
+
+##### errno numbers: newlib's, which OSError carries here (MICROPY_USE_INTERNAL_ERRNO is 0 on this port)
+
+EAGAIN = 11
+EWOULDBLOCK = EAGAIN
+EINPROGRESS = 119
+EALREADY = 120
+EISCONN = 127
+EINVAL = 22
+EBADF = 9
+EPIPE = 32
+ECONNRESET = 104
+ECONNABORTED = 113
+ECONNREFUSED = 111
+ENOTCONN = 128
+ESHUTDOWN = 110
+EMFILE = 24
+ENFILE = 23
+ENOBUFS = 105
+ENOMEM = 12
+ETIMEDOUT = 116
+EHOSTUNREACH = 118
+EADDRINUSE = 112
+
+errorcode = {
+    EAGAIN: "EAGAIN",
+    EINPROGRESS: "EINPROGRESS",
+    EALREADY: "EALREADY",
+    EISCONN: "EISCONN",
+    EINVAL: "EINVAL",
+    EBADF: "EBADF",
+    EPIPE: "EPIPE",
+    ECONNRESET: "ECONNRESET",
+    ECONNABORTED: "ECONNABORTED",
+    ECONNREFUSED: "ECONNREFUSED",
+    ENOTCONN: "ENOTCONN",
+    ESHUTDOWN: "ESHUTDOWN",
+    EMFILE: "EMFILE",
+    ENFILE: "ENFILE",
+    ENOBUFS: "ENOBUFS",
+    ENOMEM: "ENOMEM",
+    ETIMEDOUT: "ETIMEDOUT",
+    EHOSTUNREACH: "EHOSTUNREACH",
+    EADDRINUSE: "EADDRINUSE",
+}
+
+##### poll flags: no out-of-band data on lwIP sockets; a socket closed while registered polls as 32
+
+POLLIN = select.POLLIN
+POLLPRI = 0
+POLLOUT = select.POLLOUT
+POLLERR = select.POLLERR
+POLLHUP = select.POLLHUP
+POLLNVAL = 32
+
+##### budget and memory
+
+# lwIP here has 10 sockets in all (CONFIG_LWIP_MAX_SOCKETS): one is the listener, one more is taken
+# for a moment by each connection accepted only to be refused, and WebREPL, NTP or the program's
+# own clients need the rest, so a listener serves 5 at most unless the program says otherwise.
+MAX_CONNECTIONS = 5
+OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~100 KB heap)
+OUT_LOW = 1024  # ... and resume
+
+collect = gc.collect
+
+
+# The channel map's key for a socket: poll reports the socket object itself.
+def key(sock):
+    return sock
+
+
+# Whether host is "" or a dotted IPv4 address, which the socket methods take without a lookup.
+def _numeric(host):
+    for c in host:
+        if c not in "0123456789.":
+            return False
+    return True
+
+
+# An address as the socket methods take it: (ip, port); a host name is looked up here, blocking on DNS.
+def sockaddr(addr):
+    if isinstance(addr, tuple) and not _numeric(addr[0]):
+        return socket.getaddrinfo(addr[0], addr[1])[0][-1]
+    return addr
+
+
+# An address as accept() gave it: already (ip, port) on this port.
+def peer_address(addr):
+    return addr
+
+
+# The connected peer's address: this port has no getpeername, so None.
+def peername(sock):
+    return None
+
+
+# connect() without raising: 0 or an errno.
+def connect_ex(sock, addr):
+    try:
+        sock.connect(addr)
+    except OSError as err:
+        return err.args[0]
+    return 0
+
+
+# recv() flags that read a socket's pending error without taking its data, where the firmware has them.
+_PEEK = getattr(socket, "MSG_PEEK", 0)
+if _PEEK:
+    _PEEK |= getattr(socket, "MSG_DONTWAIT", 0)
+
+
+# A connecting socket's error, 0 when none. send(b"") cannot tell here (it always raises EAGAIN), so
+# peek at one byte; firmware without MSG_PEEK answers 0 and the core reads the hang-up as refused.
+def sock_error(sock):
+    if not _PEEK:
+        return 0
+    try:
+        sock.recv(1, _PEEK)
+    except OSError as err:
+        err = err.args[0]
+        if err == EAGAIN:
+            return 0
+        # lwIP reports the reset that refuses a connect as ECONNRESET
+        return ECONNREFUSED if err == ECONNRESET else err
+    return 0
+
+
+# Text for an errno.
+def strerror(err):
+    return errorcode.get(err) or "Unknown error %s" % err
+
+
+##### clock: MicroPython's wrapping millisecond ticks
+
+ticks_ms = time.ticks_ms
+ticks_add = time.ticks_add
+ticks_diff = time.ticks_diff
+
+
+##### tracebacks: MicroPython keeps no frames, so read them off print_exception
+
+
+# (file, function, line) for each frame of the exception's traceback, innermost last.
+def tb_entries(exc):
+    out = io.StringIO()
+    sys.print_exception(exc, out)
+    entries = []
+    for line in out.getvalue().split("\n"):
+        line = line.strip()
+        if line.startswith('File "'):
+            file, _, rest = line[6:].partition('", line ')
+            lineno, _, function = rest.partition(", in ")
+            entries.append((file, function, lineno))
+    return entries
+
+
+##### the poller
+
+
+class Poller:
+    # One select.poll for the life of a channel map; ipoll allocates nothing per pass.
+    def __init__(self):
+        self._os = select.poll()
+
+    # Register a new socket, collecting garbage first so the poller's entry finds room. POLLHUP is always
+    # asked for: this port reports a socket error only as POLLHUP, and only to a poll that asks for it.
+    def register(self, sock, mask):
+        collect()
+        try:
+            self._os.register(sock, mask | POLLHUP)
+        except Exception:
+            # select.poll adds the key before it allocates the entry; a half-made entry crashes a later poll
+            self.unregister(sock)
+            raise
+
+    def modify(self, sock, mask):
+        self._os.modify(sock, mask | POLLHUP)
+
+    def unregister(self, sock):
+        try:
+            self._os.unregister(sock)
+        except (OSError, KeyError):
+            pass
+
+    # Wait up to ms milliseconds (-1: forever); yields (socket, flags) pairs that ipoll reuses.
+    def wait(self, ms):
+        return self._os.ipoll(ms)
+
+    def close(self):
+        pass

@@ -1,0 +1,241 @@
+# Cases for tests/test_dispatcher.py: connect completion, error routing in recv/send/accept, and a
+# real loopback echo.  Mixins: the test module pairs each with a base from dispatcher_kit.
+# Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
+import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
+
+import uasyncore
+from dispatcher_kit import PEER, Recorder, connected, step, unconnected
+from support import HOST, IN, OUT, FakeSocket, oserror
+
+_port = uasyncore._port
+
+
+##### connect
+
+
+class Connect:
+    def pending(self):
+        d = unconnected(self.m, FakeSocket(connect_result=_port.EINPROGRESS))
+        d.connect(PEER)
+        self.assertEqual((d.connecting, d.connected, d.events), (True, False, []))
+        return d
+
+    def test_completes_on_first_write_event_before_connected(self):
+        d = self.pending()
+        step(self.m, self.fake)  # a pass without events changes nothing
+        self.assertEqual(d.events, [])
+        step(self.m, self.fake, (d.socket, OUT))
+        self.assertEqual(d.events, [("connect", False), "write"])
+        self.assertEqual((d.connecting, d.connected), (False, True))
+
+    def test_completes_on_first_read_event_before_connected(self):
+        d = self.pending()
+        step(self.m, self.fake, (d.socket, IN))
+        self.assertEqual(d.events, [("connect", False), "read"])
+        self.assertEqual((d.connecting, d.connected), (False, True))
+
+    def test_completes_only_once(self):
+        d = self.pending()
+        step(self.m, self.fake, (d.socket, IN | OUT))
+        step(self.m, self.fake, (d.socket, IN | OUT))
+        self.assertEqual(d.events, [("connect", False), "read", "write", "read", "write"])
+
+    def test_socket_error_at_completion_goes_to_handle_error(self):
+        d = self.pending()
+        d.socket.error = support.ECONNREFUSED
+        step(self.m, self.fake, (d.socket, OUT))
+        self.assertEqual(d.events, ["error", "close"])
+        self.assertFalse(d.connected)
+        self.assertEqual(self.m, {})
+
+    def test_connect_returning_zero_or_eisconn_connects_at_once(self):
+        for result in (0, _port.EISCONN):
+            d = unconnected(self.m, FakeSocket(connect_result=result))
+            d.connect(PEER)
+            self.assertEqual(d.events, [("connect", False)])
+            self.assertEqual((d.connecting, d.connected, d.addr), (False, True, PEER))
+            step(self.m, self.fake, (d.socket, OUT))
+            self.assertEqual(d.events, [("connect", False), "write"])  # not a second time
+
+    def test_connect_with_other_error_raises(self):
+        d = unconnected(self.m, FakeSocket(connect_result=support.ECONNREFUSED))
+        with self.assertRaises(OSError) as cm:
+            d.connect(PEER)
+        self.assertEqual(cm.exception.args[0], support.ECONNREFUSED)
+        self.assertEqual((d.events, d.connected), ([], False))
+
+
+class RefusedConnect:
+    # A real connect to a loopback port nobody listens on.
+    def test_refused_connect_ends_in_handle_error_and_close(self):
+        probe = uasyncore.dispatcher(map=self.m)
+        port = support.listen_any(probe)
+        probe.close()  # the port is free again, with nobody listening
+        d = Recorder(map=self.m)
+        d.create_socket()
+        d.connect((HOST, port))
+        self.assertTrue(support.run_until(lambda: not self.m, map=self.m))
+        self.assertEqual(d.events[:2], ["error", "close"])
+        self.assertFalse(d.connected)
+        self.assertEqual([t for t, msg in d.logged], ["error"])
+
+
+##### recv, send, accept
+
+
+class Recv:
+    def test_data_is_returned(self):
+        d = connected(self.m, FakeSocket(peer=PEER, inbox=[b"abcdef"]))
+        self.assertEqual((d.recv(4), d.recv(4)), (b"abcd", b"ef"))
+        self.assertEqual(d.events, [])
+
+    def test_end_of_stream_or_reset_calls_handle_close_and_returns_empty(self):
+        for item in (b"", oserror(support.ECONNRESET)):
+            d = connected(self.m, FakeSocket(peer=PEER, inbox=[item]))
+            self.assertEqual(d.recv(10), b"")
+            self.assertEqual(d.events, ["close"])
+            self.assertNotIn(_port.key(d.socket), self.m)
+
+    def test_would_block_is_not_a_close(self):
+        d = connected(self.m)  # empty inbox: EAGAIN
+        with self.assertRaises(OSError):
+            d.recv(10)
+        self.assertEqual(d.events, [])
+        self.assertIn(_port.key(d.socket), self.m)
+
+    def test_other_error_goes_to_handle_error(self):
+        class Reader(Recorder):
+            def handle_read(self):
+                self.events.append(("got", self.recv(10)))
+
+        d = connected(self.m, FakeSocket(peer=PEER, inbox=[oserror(support.ECONNREFUSED)]), Reader)
+        step(self.m, self.fake, (d.socket, IN))
+        self.assertEqual(d.events, ["error", "close"])  # handle_close only through handle_error
+
+
+class Send:
+    def sender(self, outcome):
+        return connected(self.m, FakeSocket(peer=PEER, send_plan=[outcome]))
+
+    def test_partial_send_returns_count(self):
+        d = self.sender(2)
+        self.assertEqual(d.send(b"hello"), 2)
+        self.assertEqual(bytes(d.socket.sent), b"he")
+
+    def test_would_block_returns_zero(self):
+        d = self.sender(oserror(support.EAGAIN))
+        self.assertEqual(d.send(b"hello"), 0)
+        self.assertEqual(d.events, [])
+        self.assertIn(_port.key(d.socket), self.m)
+
+    def test_broken_pipe_or_reset_closes_and_returns_zero(self):
+        for err in (support.EPIPE, support.ECONNRESET):
+            d = self.sender(oserror(err))
+            self.assertEqual(d.send(b"hello"), 0)
+            self.assertEqual(d.events, ["close"])
+            self.assertNotIn(_port.key(d.socket), self.m)
+
+    def test_other_error_goes_to_handle_error(self):
+        class Writer(Recorder):
+            def handle_write(self):
+                self.events.append(("sent", self.send(b"x")))
+
+        sock = FakeSocket(peer=PEER, send_plan=[oserror(_port.EINVAL)])
+        d = connected(self.m, sock, Writer)
+        step(self.m, self.fake, (sock, OUT))
+        self.assertEqual(d.events, ["error", "close"])
+
+
+class Listener(Recorder):
+    def __init__(self, map):
+        Recorder.__init__(self, map=map)
+        self.accepted = []
+
+    def handle_accepted(self, sock, addr):
+        self.accepted.append((sock, addr))
+
+
+class Accept:
+    def listener(self, plan):
+        d = unconnected(self.m, FakeSocket(accept_plan=plan), Listener)
+        d.listen(5)
+        return d
+
+    def test_nothing_to_accept_returns_none(self):
+        for plan in ([], [oserror(support.EAGAIN)], [oserror(_port.ECONNABORTED)]):
+            d = self.listener(plan)
+            self.assertIsNone(d.accept())
+            self.assertTrue(d.accepting)
+            self.assertIn(_port.key(d.socket), self.m)
+
+    def test_accept_returns_socket_and_address(self):
+        conn = FakeSocket()
+        pair = self.listener([(conn, (HOST, 5555))]).accept()
+        self.assertIs(pair[0], conn)
+        self.assertEqual(pair[1], (HOST, 5555))
+
+    def test_loop_does_not_hand_over_a_failed_accept(self):
+        d = self.listener([oserror(_port.ECONNABORTED)])
+        step(self.m, self.fake, (d.socket, IN))
+        self.assertEqual((d.accepted, d.events, d.accepting), ([], [], True))
+
+
+##### a real loopback echo
+
+
+class EchoHandler(uasyncore.dispatcher_with_send):
+    def handle_read(self):
+        data = self.recv(1024)
+        if data:
+            self.send(data)
+
+    def handle_close(self):
+        self.close()
+
+
+class EchoServer(uasyncore.dispatcher):
+    def __init__(self, map):
+        uasyncore.dispatcher.__init__(self, map=map)
+        self.channel_map = map
+        self.addrs = []
+
+    def handle_accepted(self, sock, addr):
+        self.addrs.append(addr)
+        EchoHandler(sock, map=self.channel_map)
+
+
+class EchoClient(EchoHandler):
+    def __init__(self, map, payload):
+        EchoHandler.__init__(self, map=map)
+        self.payload = payload
+        self.received = bytearray()
+        self.connected_at_connect = []
+
+    def handle_connect(self):
+        self.connected_at_connect.append(self.connected)
+        self.send(self.payload)
+
+    def handle_read(self):
+        self.received.extend(self.recv(1024))
+
+
+class Echo:
+    def test_round_trip_over_loopback(self):
+        server = EchoServer(self.m)
+        port = support.listen_any(server)
+        payload = bytes(range(256)) * 12  # several reads of 1024
+        client = EchoClient(self.m, payload)
+        client.create_socket()
+        client.connect((HOST, port))
+        done = support.run_until(lambda: len(client.received) >= len(payload), map=self.m, passes=500)
+        self.assertTrue(done, f"echoed {len(client.received)} of {len(payload)} bytes")
+        self.assertTrue(client.received == payload)
+        self.assertEqual((client.connected_at_connect, client.connected), ([False], True))
+        self.assertEqual(len(self.m), 3)  # listener, client, and the server's channel
+        self.assertEqual(len(server.addrs), 1)
+        addr = server.addrs[0]
+        self.assertIsInstance(addr, tuple)
+        self.assertEqual(len(addr), 2)
+        self.assertEqual(addr[0], HOST)
+        self.assertIsInstance(addr[1], int)
+        self.assertNotEqual(addr[1], port)

@@ -1,0 +1,431 @@
+# The port adapters against each port's quirks, with fake sockets and pollers: every adapter must give
+# the core the answers it expects. Runs on CPython (pytest) and MicroPython (tests/run_mpy.py).
+#
+# Each ports/<port>/uasyncore_port.py is loaded as a module of its own, beside the adapter the core
+# itself runs on; the esp32 and rp2 adapters are exercised here only through fakes (no board is used).
+import support  # noqa: F401  (first: puts lib/ and the host's adapter on the path)
+
+import gc
+import sys
+import unittest
+
+import uasyncore
+from port_fakes import (
+    CONTRACT,
+    DONTWAIT_BIT,
+    MP_POLL,
+    NEWLIB,
+    PEEK_BIT,
+    BoardSocket,
+    Esp32Socket,
+    FakePoll,
+    FakeSocketModule,
+    core_names,
+    load,
+    load_core,
+    oserror,
+    patch,
+    scripted_map,
+    select_with,
+)
+
+
+##### every adapter: the names and answers the core relies on
+
+
+class AdapterChecks:
+    PORT = None  # set by each TestCase below
+    MAX_CONNECTIONS = None
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            cls.port = load(cls.PORT)
+        except (ImportError, AttributeError) as exc:
+            raise unittest.SkipTest("the %s adapter does not load on this runtime: %r" % (cls.PORT, exc))
+
+    def test_defines_every_name_the_core_uses(self):
+        names = sorted(set(CONTRACT) | core_names())
+        self.assertIn("sock_error", names)
+        missing = [name for name in names if not hasattr(self.port, name)]
+        self.assertEqual(missing, [])
+
+    def test_errno_names_are_distinct(self):
+        names = [n for n in CONTRACT if n[0] == "E" and n != "EWOULDBLOCK"]
+        values = [getattr(self.port, n) for n in names]
+        self.assertEqual(len(set(values)), len(values), dict(zip(names, values)))
+
+    def test_strerror_names_every_errno(self):
+        for name in CONTRACT:
+            if name[0] == "E":
+                text = self.port.strerror(getattr(self.port, name))
+                self.assertTrue(isinstance(text, str) and text, name)
+
+    def test_ticks_arithmetic_survives_the_wrap(self):
+        p = self.port
+        t = p.ticks_ms()
+        self.assertEqual(p.ticks_diff(p.ticks_add(t, 1500), t), 1500)
+        self.assertEqual(p.ticks_diff(t, p.ticks_add(t, 10)), -10)
+
+    def test_max_connections(self):
+        self.assertEqual(self.port.MAX_CONNECTIONS, self.MAX_CONNECTIONS)
+
+    def test_tb_entries_name_the_raising_function(self):
+        if not hasattr(sys, "print_exception") and self.PORT != "cpython":
+            self.skipTest("MicroPython adapters read print_exception, which this runtime lacks")
+
+        def failing():
+            raise ValueError("x")
+
+        try:
+            failing()
+        except ValueError as exc:
+            entries = self.port.tb_entries(exc)
+        self.assertEqual(entries[-1][1], "failing")
+        self.assertTrue(entries[-1][2].isdigit(), entries)
+
+
+class CPythonAdapterTest(AdapterChecks, unittest.TestCase):
+    PORT = "cpython"
+    MAX_CONNECTIONS = None
+
+    def test_collect_is_a_no_op(self):
+        self.assertIsNot(self.port.collect, gc.collect)
+        self.assertIsNone(self.port.collect())
+
+
+class UnixAdapterTest(AdapterChecks, unittest.TestCase):
+    PORT = "unix"
+    MAX_CONNECTIONS = 32
+
+    def test_collect_is_the_garbage_collector(self):
+        self.assertIs(self.port.collect, gc.collect)
+
+    def test_register_completes_an_entry_a_memory_error_left_half_made(self):
+        log = []
+        os_poll = FakePoll(log)
+        real_register = os_poll.register
+        failures = [MemoryError()]
+
+        def register(obj, mask):  # the first try runs out of memory, the second finds room
+            if failures:
+                os_poll.entries[obj] = None
+                raise failures.pop()
+            real_register(obj, mask)
+
+        os_poll.register = register
+        patch(self, self.port, select=select_with(os_poll))
+        p = self.port.Poller()
+        sock = object()
+        p.register(sock, self.port.POLLIN)
+        self.assertEqual(os_poll.entries, {sock: self.port.POLLIN})
+        self.assertEqual(list(p.wait(0)), [])
+
+    def test_register_that_keeps_failing_leaves_no_entry(self):
+        log = []
+        sock = object()
+        os_poll = FakePoll(log, fail_on=sock)
+        patch(self, self.port, select=select_with(os_poll))
+        p = self.port.Poller()
+        with self.assertRaises(MemoryError):
+            p.register(sock, self.port.POLLIN)
+        self.assertEqual(os_poll.entries, {})
+
+    def test_etimedout_is_linuxs(self):
+        self.assertEqual(self.port.ETIMEDOUT, 110)
+
+    def test_peer_address_decodes_a_packed_sockaddr(self):
+        sock_mod = self.port.socket
+        if not hasattr(sock_mod, "sockaddr"):
+            self.skipTest("packed sockaddrs come from MicroPython's unix socket module")
+        packed = sock_mod.getaddrinfo("127.0.0.1", 8080)[0][-1]
+        self.assertIsInstance(packed, bytearray)
+        self.assertEqual(self.port.peer_address(packed), ("127.0.0.1", 8080))
+        self.assertEqual(self.port.peer_address(("10.0.0.1", 1)), ("10.0.0.1", 1))
+
+    def test_sock_error_reads_the_pending_error_from_an_empty_send(self):
+        self.assertEqual(self.port.sock_error(BoardSocket(send_error=111)), 111)
+        self.assertEqual(self.port.sock_error(BoardSocket(send_error=11)), 0)
+        self.assertEqual(self.port.sock_error(BoardSocket()), 0)
+
+
+##### the two board adapters share these quirks
+
+
+class BoardChecks(AdapterChecks):
+    def test_errno_numbers_are_newlibs(self):
+        for name in NEWLIB:
+            self.assertEqual((name, getattr(self.port, name)), (name, NEWLIB[name]))
+
+    def test_errorcode_names_each_number(self):
+        for name in NEWLIB:
+            expected = "EAGAIN" if name == "EWOULDBLOCK" else name
+            self.assertEqual(self.port.errorcode[NEWLIB[name]], expected)
+            self.assertEqual(self.port.strerror(NEWLIB[name]), expected)
+        self.assertEqual(self.port.strerror(-202), "Unknown error -202")
+
+    def test_poll_flags_are_micropythons(self):
+        for name in MP_POLL:
+            self.assertEqual((name, getattr(self.port, name)), (name, MP_POLL[name]))
+
+    def test_key_is_the_socket_and_never_calls_fileno(self):
+        sock = BoardSocket()  # has no fileno at all, as on rp2
+        self.assertIs(self.port.key(sock), sock)
+
+    def test_sockaddr_keeps_ip_tuples_without_a_lookup(self):
+        fake = FakeSocketModule()
+        patch(self, self.port, socket=fake)
+        for addr in (("192.168.4.1", 80), ("", 7777), ("0.0.0.0", 23)):
+            self.assertIs(self.port.sockaddr(addr), addr)
+        self.assertEqual(fake.lookups, [])
+
+    def test_sockaddr_resolves_a_host_name_to_a_tuple(self):
+        fake = FakeSocketModule({"sensor.local": "192.168.4.20"})
+        patch(self, self.port, socket=fake)
+        self.assertEqual(self.port.sockaddr(("sensor.local", 1883)), ("192.168.4.20", 1883))
+        self.assertEqual(fake.lookups, [("sensor.local", 1883)])
+
+    def test_sockaddr_leaves_other_forms_alone(self):
+        packed = bytearray(b"\x02\x00\x1f\x90\x7f\x00\x00\x01")
+        self.assertIs(self.port.sockaddr(packed), packed)
+
+    def test_peer_address_keeps_the_tuple_accept_gave(self):
+        addr = ("192.168.4.2", 50123)
+        self.assertIs(self.port.peer_address(addr), addr)
+
+    def test_peername_is_none_without_getpeername(self):
+        self.assertIsNone(self.port.peername(BoardSocket()))
+
+    def test_connect_ex_returns_the_errno_connect_raised(self):
+        sock = BoardSocket(connect_error=119)
+        self.assertEqual(self.port.connect_ex(sock, ("10.0.0.2", 80)), self.port.EINPROGRESS)
+        self.assertEqual(sock.connected_to, ("10.0.0.2", 80))
+        self.assertEqual(self.port.connect_ex(BoardSocket(), ("10.0.0.2", 80)), 0)
+
+    def test_max_connections_leaves_sockets_spare(self):
+        self.assertLess(self.port.MAX_CONNECTIONS, self.SOCKETS - 1)
+
+    def test_collect_is_the_garbage_collector(self):
+        self.assertIs(self.port.collect, gc.collect)
+
+    ##### the poller
+
+    def poller(self, fail_on=None, events=()):
+        log = []
+        os_poll = FakePoll(log, fail_on, events)
+        patch(self, self.port, select=select_with(os_poll), collect=lambda: log.append("collect"))
+        return self.port.Poller(), os_poll, log
+
+    def test_register_collects_garbage_first(self):
+        p, os_poll, log = self.poller()
+        sock = BoardSocket()
+        p.register(sock, self.port.POLLIN)
+        self.assertEqual(log[0], "collect")
+        self.assertEqual(log[1][0], "register")
+
+    def test_memory_error_in_register_leaves_no_half_made_entry(self):
+        good, bad = BoardSocket(), BoardSocket()
+        p, os_poll, log = self.poller(fail_on=bad)
+        p.register(good, self.port.POLLIN)
+        with self.assertRaises(MemoryError):
+            p.register(bad, self.port.POLLIN)
+        self.assertNotIn(bad, os_poll.entries)
+        self.assertEqual(list(p.wait(0)), [])  # the fake would fail here on a half-made entry
+
+    def test_wait_hands_out_ipolls_pairs(self):
+        sock = BoardSocket()
+        p, os_poll, log = self.poller(events=[(sock, 4)])
+        p.register(sock, self.port.POLLOUT)
+        self.assertEqual(list(p.wait(250)), [(sock, 4)])
+        self.assertEqual(log[-1], ("ipoll", 250))
+
+    def test_unregister_of_an_unknown_socket_is_quiet(self):
+        p, os_poll, log = self.poller()
+        os_poll.strict = True
+        p.unregister(BoardSocket())
+
+
+class Esp32AdapterTest(BoardChecks, unittest.TestCase):
+    PORT = "esp32"
+    MAX_CONNECTIONS = 5
+    SOCKETS = 10  # CONFIG_LWIP_MAX_SOCKETS
+
+    def peeking(self):
+        patch(self, self.port, _PEEK=PEEK_BIT | DONTWAIT_BIT)
+
+    def test_sock_error_does_not_trust_the_empty_send(self):
+        self.peeking()
+        sock = Esp32Socket(recv_items=[oserror(104)])
+        self.assertEqual(self.port.sock_error(sock), self.port.ECONNREFUSED)
+        self.assertEqual(sock.send_calls, [])
+
+    def test_sock_error_reads_other_errors_as_they_are(self):
+        self.peeking()
+        for err in (113, 118, 116):
+            self.assertEqual(self.port.sock_error(Esp32Socket(recv_items=[oserror(err)])), err)
+
+    def test_sock_error_is_zero_for_a_healthy_socket(self):
+        self.peeking()
+        self.assertEqual(self.port.sock_error(Esp32Socket()), 0)
+
+    def test_sock_error_leaves_waiting_data_in_place(self):
+        self.peeking()
+        sock = Esp32Socket(recv_items=[b"220 banner\r\n"])
+        self.assertEqual(self.port.sock_error(sock), 0)
+        self.assertEqual(sock.recv_items, [b"220 banner\r\n"])
+        self.assertEqual(sock.recv_calls, [(1, PEEK_BIT | DONTWAIT_BIT)])
+
+    def test_sock_error_without_msg_peek_is_zero_and_reads_nothing(self):
+        patch(self, self.port, _PEEK=0)
+        sock = Esp32Socket(recv_items=[oserror(104)])
+        self.assertEqual(self.port.sock_error(sock), 0)
+        self.assertEqual(sock.recv_calls, [])
+
+    def test_peek_flags_come_from_the_firmware_socket_module(self):
+        sock_mod = self.port.socket
+        expected = 0
+        if hasattr(sock_mod, "MSG_PEEK"):
+            expected = sock_mod.MSG_PEEK | getattr(sock_mod, "MSG_DONTWAIT", 0)
+        self.assertEqual(self.port._PEEK, expected)
+
+    def test_every_registration_asks_for_pollhup(self):
+        p, os_poll, log = self.poller()
+        sock = BoardSocket()
+        p.register(sock, self.port.POLLIN)
+        self.assertEqual(os_poll.entries[sock], self.port.POLLIN | self.port.POLLHUP)
+        p.modify(sock, self.port.POLLOUT)
+        self.assertEqual(os_poll.entries[sock], self.port.POLLOUT | self.port.POLLHUP)
+
+
+class Rp2AdapterTest(BoardChecks, unittest.TestCase):
+    PORT = "rp2"
+    MAX_CONNECTIONS = 3
+    SOCKETS = 5  # MEMP_NUM_TCP_PCB
+
+    def test_refused_connect_surfaces_as_reset_and_reads_as_refused(self):
+        sock = BoardSocket(send_error=104)
+        self.assertEqual(self.port.sock_error(sock), self.port.ECONNREFUSED)
+        self.assertEqual(sock.send_calls, [b""])
+
+    def test_sock_error_passes_other_errors_through(self):
+        self.assertEqual(self.port.sock_error(BoardSocket(send_error=113)), 113)
+        self.assertEqual(self.port.sock_error(BoardSocket(send_error=9)), self.port.EBADF)
+
+    def test_sock_error_is_zero_while_connecting_or_connected(self):
+        self.assertEqual(self.port.sock_error(BoardSocket()), 0)
+        self.assertEqual(self.port.sock_error(BoardSocket(send_error=11)), 0)
+
+    def test_registration_keeps_the_mask(self):
+        p, os_poll, log = self.poller()
+        sock = BoardSocket()
+        p.register(sock, self.port.POLLIN)
+        self.assertEqual(os_poll.entries[sock], self.port.POLLIN)
+        p.modify(sock, self.port.POLLIN | self.port.POLLOUT)
+        self.assertEqual(os_poll.entries[sock], self.port.POLLIN | self.port.POLLOUT)
+
+
+##### the core itself, loaded on a board adapter: connect outcomes and accept failures
+
+
+class CoreOnBoardChecks:
+    PORT = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.port = load(cls.PORT)
+        gc.collect()
+        try:
+            cls.core = load_core(cls.PORT)
+        except MemoryError:
+            raise unittest.SkipTest("no heap for a second copy of the core beside the host's")
+
+    def test_the_core_runs_on_this_adapter(self):
+        self.assertIs(self.core._port, self.port)
+        self.assertIsNot(self.core, uasyncore)
+
+    # Connect a client over sock, deliver one poll event; returns what happened: "connect" or errnos.
+    def connect_outcome(self, sock, flags):
+        core = self.core
+        m, os_poll = scripted_map(self, core)
+        seen = []
+
+        class Client(core.dispatcher):
+            def handle_connect(self):
+                seen.append("connect")
+
+            def handle_error(self):
+                seen.append(sys.exc_info()[1].args[0])
+                self.close()
+
+            def log_info(self, message, type="info"):
+                pass
+
+        c = Client(map=m)
+        c.set_socket(sock)
+        c.connect(("192.168.4.1", 80))
+        self.assertTrue(c.connecting)
+        os_poll.script.append([(sock, flags)])
+        core.loop(timeout=0, count=1, map=m)
+        return seen
+
+    def test_a_connect_that_succeeds_is_connected(self):
+        sock = self.socket_for(None)
+        self.assertEqual(self.connect_outcome(sock, self.port.POLLOUT), ["connect"])
+
+    def test_a_refused_connect_ends_in_handle_error_with_econnrefused(self):
+        sock = self.socket_for(self.port.ECONNRESET)
+        outcome = self.connect_outcome(sock, self.REFUSED_EVENT)
+        self.assertEqual(outcome, [self.port.ECONNREFUSED])
+
+    def test_a_connect_that_times_out_in_lwip_reports_its_errno(self):
+        sock = self.socket_for(self.port.ECONNABORTED)
+        outcome = self.connect_outcome(sock, self.port.POLLOUT | self.port.POLLHUP | self.port.POLLERR)
+        self.assertEqual(outcome, [self.port.ECONNABORTED])
+
+    def test_accept_failures_on_a_busy_board_do_not_close_the_listener(self):
+        core = self.core
+        m, os_poll = scripted_map(self, core)
+
+        class Listener(core.dispatcher):
+            def log_info(self, message, type="info"):
+                pass
+
+        p = self.port
+        for err, pauses in ((p.ENOTCONN, False), (p.ECONNABORTED, False), (p.ENFILE, True)):
+            sock = BoardSocket(accept_plan=[oserror(err)])
+            d = Listener(map=m)
+            d.set_socket(sock)
+            d.accepting = True
+            self.assertIsNone(d.accept(), err)
+            self.assertTrue(d.accepting, err)
+            self.assertIs(m.get(sock), d, err)
+            self.assertEqual(sock in core._poller(m).paused, pauses, err)
+            self.assertFalse(sock.closed, err)
+
+
+class Esp32CoreTest(CoreOnBoardChecks, unittest.TestCase):
+    PORT = "esp32"
+    REFUSED_EVENT = 1 | 4 | 16  # lwIP wakes reads and writes; the asked-for POLLHUP marks the error
+
+    def setUp(self):
+        patch(self, self.port, _PEEK=PEEK_BIT | DONTWAIT_BIT)
+
+    def socket_for(self, pending):
+        return Esp32Socket(connect_error=119, recv_items=[] if pending is None else [oserror(pending)])
+
+    def test_without_msg_peek_a_hang_up_still_reads_as_refused(self):
+        patch(self, self.port, _PEEK=0)
+        sock = self.socket_for(self.port.ECONNRESET)
+        self.assertEqual(self.connect_outcome(sock, self.REFUSED_EVENT), [self.port.ECONNREFUSED])
+
+
+class Rp2CoreTest(CoreOnBoardChecks, unittest.TestCase):
+    PORT = "rp2"
+    REFUSED_EVENT = 4 | 16  # modlwip.c: a socket reset while connecting polls POLLOUT|POLLHUP, not POLLERR
+
+    def socket_for(self, pending):
+        return BoardSocket(connect_error=119, send_error=pending)
+
+
+if __name__ == "__main__":
+    unittest.main()
