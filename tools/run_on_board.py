@@ -59,6 +59,17 @@ def board_address(device, timeout):
     return out.stdout.strip()
 
 
+# How to reach the service, from the "serving on HOST:PORT" line the board printed (a real board
+# that binds 0.0.0.0 is reached at its network address).
+def reach(name, line, address):
+    host, _, port = line.split("serving on ", 1)[1].split()[0].rpartition(":")
+    if address and host in ("0.0.0.0", ""):
+        host = address
+    if name == "http":
+        return "open http://%s:%s/ (JSON at http://%s:%s/api/status)" % (host, port, host, port)
+    return "reach it at %s port %s (e.g. nc %s %s)" % (host, port, host, port)
+
+
 def stop_process(proc, timeout=5):
     if proc.poll() is None:
         proc.terminate()
@@ -119,6 +130,7 @@ def main(argv=None):
             say("run_on_board: virtual board on %s (flash %s)" % (device, state["flash"]))
         deploy.deploy(device, adapter, kind=args.kind, timeout=args.timeout)
         copy_example(device, args.name, args.timeout)
+        address = None
         if args.device:
             address = board_address(device, args.timeout)
             say("run_on_board: the board's address: %s" % (address or "unknown (no network connection)"))
@@ -129,8 +141,11 @@ def main(argv=None):
         service = subprocess.Popen(deploy.MPREMOTE + ["connect", device, "exec", start],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         for line in iter(service.stdout.readline, b""):
-            sys.stdout.write(line.decode(errors="replace").replace("\r\n", "\n"))
+            text = line.decode(errors="replace").replace("\r\n", "\n")
+            sys.stdout.write(text)
             sys.stdout.flush()
+            if "serving on " in text:
+                say("run_on_board: " + reach(args.name, text, address if args.device else None))
             if args.detach:  # the board keeps serving with nobody reading its console
                 stop_process(service)
                 detached = True
