@@ -246,9 +246,10 @@ class _Poller:
             self.asking = True
             try:
                 for key in watch:
-                    obj = watch[key]
-                    if obj is not None:
-                        self._ask(key, obj)
+                    if watch[key] is not None:
+                        obj = map.get(key)  # the map's, in case a program swapped it by hand
+                        if obj is not None:
+                            self._ask(key, obj)
             finally:
                 self.asking = False
             dropped = self.dropped
@@ -395,6 +396,10 @@ def ticks():
 
 def ticks_diff(a, b):
     return _port.ticks_diff(a, b)
+
+
+def ticks_add(ticks, ms):
+    return _port.ticks_add(ticks, ms)
 
 
 def _ms(seconds):

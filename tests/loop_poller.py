@@ -256,10 +256,7 @@ class HandEditedMap:
         self.assertEqual(poller.take(), [("unregister", key(old_sock), 0), ("register", key(new_sock), READ)])
         self.assertEqual(new.events, ["read"])
 
-    # KNOWN CORE BUG (reported, hence expectedFailure; drop the marker once fixed):
-    # replacing the object under a key by hand leaves the poller asking the old object's
-    # readable()/writable() (it stays in _Poller.watch), so the new one's interest is ignored.
-    @unittest.expectedFailure
+    # A program may replace the object under a key by hand: the poller asks the new one.
     def test_object_replaced_under_its_key_by_hand_is_asked(self):
         m, poller = self.map()
         sock = fake_socket()
