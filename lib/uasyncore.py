@@ -496,7 +496,7 @@ class dispatcher:
     _idle_timer = None
     _last_io = 0
     _owner = None  # the listener that accepted this channel's socket
-    _connections = 0  # a listener's open accepted channels
+    open_connections = 0  # a listener's accepted channels still open (read it, do not set it)
     _connect_timer = None
 
     def __init__(self, sock=None, map=None):
@@ -505,7 +505,7 @@ class dispatcher:
         owner = _accepting[0]
         if sock and owner is not None:
             self._owner = owner
-            owner._connections += 1
+            owner.open_connections += 1
         if sock:
             sock.setblocking(False)
             self.set_socket(sock, map)
@@ -661,7 +661,7 @@ class dispatcher:
         owner = self._owner
         if owner is not None:
             self._owner = None
-            owner._connections -= 1
+            owner.open_connections -= 1
             if owner._fileno is not None:
                 _poller(owner._map).resume(owner)  # back under its budget
         self.del_channel()
@@ -766,7 +766,7 @@ class dispatcher:
         budget = self.max_connections
         n = ACCEPT_BURST
         while n:
-            if budget is not None and self._connections >= budget:
+            if budget is not None and self.open_connections >= budget:
                 _poller(self._map).pause(self, None)
                 break
             n -= 1

@@ -260,14 +260,14 @@ class BudgetTest(FlowTestCase):
         self.step()
         self.step((lsock, IN))
         self.assertEqual(len(listener.served), 2)
-        self.assertEqual(listener._connections, 2)
+        self.assertEqual(listener.open_connections, 2)
         self.step()
         self.assertEqual(self.fake.mask(lsock), 0, "at the budget: not polled")
         self.assertIn(listener, self.m.values(), "... but still listening")
         listener.served[0].close()
         self.step((lsock, IN))
         self.assertEqual(len(listener.served), 3)
-        self.assertEqual(listener._connections, 2)
+        self.assertEqual(listener.open_connections, 2)
 
 
 class MemoryTest(FlowTestCase):

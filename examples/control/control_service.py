@@ -1,0 +1,287 @@
+# control_service: a line-protocol control port for a device, on uasynchat.
+#
+# One command per line (\n or \r\n), one reply line per command: "OK ..." or "ERR <code> <reason>".
+# The commands and error codes are in README.md; the device itself is control_device. The same file
+# runs on CPython, the MicroPython unix port and boards.
+import uasynchat
+import uasyncore
+from control_device import INTERVAL_MAX, INTERVAL_MIN, READINGS, Device
+
+MAX_LINE = 128  # bytes of a command line, its line end not counted; a longer line is refused and dropped
+MAX_CLIENTS = 4  # the listener's connection budget, or the port's own where that is smaller
+IDLE_TIMEOUT = 120  # seconds a connection may go without sending a line
+READ_SIZE = 256  # bytes per recv(): all the input ever held besides the current line
+
+##### replies: every fixed line built once
+
+BANNER = b"OK uasyncore control port ready; HELP lists the commands\r\n"
+HELP = b"OK commands: HELP, GET temp|humidity|uptime|mem, SET led on|off, SET interval %d-%d, STATUS, QUIT\r\n" % (
+    INTERVAL_MIN,
+    INTERVAL_MAX,
+)
+BYE = b"OK bye\r\n"
+LED_ON = b"OK led on\r\n"
+LED_OFF = b"OK led off\r\n"
+
+ERR_TOO_LONG = b"ERR 10 line too long: at most %d bytes, the rest of the line is dropped\r\n" % MAX_LINE
+ERR_BYTES = b"ERR 11 bad bytes: commands are printable ASCII\r\n"
+ERR_UNKNOWN = b"ERR 20 unknown command: HELP lists the commands\r\n"
+ERR_NO_ARG = b"ERR 21 missing argument: %s\r\n"
+ERR_EXTRA = b"ERR 22 extra argument\r\n"
+ERR_NAME = b"ERR 23 unknown name: %s\r\n"
+ERR_VALUE = b"ERR 24 bad value: %s\r\n"
+ERR_IDLE = b"ERR 40 idle timeout: closing\r\n"
+ERR_DEVICE = b"ERR 50 device error\r\n"
+
+_GET_USAGE = b"GET " + "|".join(READINGS).encode()
+_SET_USAGE = b"SET led on|off, SET interval N"
+_LED_USAGE = b"SET led on|off"
+_INTERVAL_USAGE = b"SET interval %d-%d" % (INTERVAL_MIN, INTERVAL_MAX)
+ERR_GET_ARG = ERR_NO_ARG % _GET_USAGE
+ERR_GET_NAME = ERR_NAME % _GET_USAGE
+ERR_SET_ARG = ERR_NO_ARG % _SET_USAGE
+ERR_SET_NAME = ERR_NAME % _SET_USAGE
+ERR_LED_ARG = ERR_NO_ARG % _LED_USAGE
+ERR_LED_VALUE = ERR_VALUE % _LED_USAGE
+ERR_INTERVAL_ARG = ERR_NO_ARG % _INTERVAL_USAGE
+ERR_INTERVAL_VALUE = ERR_VALUE % _INTERVAL_USAGE
+
+_CR = 13
+
+
+# Whether a line holds only printable ASCII and tabs (no NUL, no bare CR, nothing above 126).
+def printable(line):
+    for c in line:
+        if c > 126 or (c < 32 and c != 9):
+            return False
+    return True
+
+
+# A whole number of at most 4 digits, or None.
+def small_int(word):
+    if not word.isdigit() or len(word) > 4:
+        return None
+    return int(word)
+
+
+##### the connection
+
+
+class ControlConnection(uasynchat.async_chat):
+    # One client: a banner, then a reply line for each command line; closed on QUIT or when idle.
+    ac_in_buffer_size = READ_SIZE
+
+    def __init__(self, sock, server, map=None):
+        self.server = server
+        self.line = b""
+        self.dropping = False  # inside an over-long line: its bytes are dropped until its line end
+        self.quitting = False
+        self.counted = False
+        self.timer = None
+        uasynchat.async_chat.__init__(self, sock, map)
+        try:
+            self.set_terminator(b"\n")  # a \r before it is taken off the line
+            self.active = uasyncore.ticks()  # tick of the last line (the idle clock)
+            self.timer = uasyncore.call_later(server.idle_timeout, self.expire, map=self._map)
+            server.clients += 1
+            self.counted = True
+            self.push(BANNER)
+        except BaseException:
+            self.close()  # out of heap half way: leave nothing registered
+            raise
+
+    ##### input: async_chat hands over pieces of a line, then the line end
+
+    # Keep a piece of the current line while the line is within MAX_LINE (plus a final \r).
+    def collect_incoming_data(self, data):
+        if self.dropping or self.quitting:
+            return
+        n = len(self.line) + len(data)
+        if n > MAX_LINE + 1 or (n == MAX_LINE + 1 and data[-1] != _CR):
+            self.line = b""
+            self.dropping = True
+            self.push(ERR_TOO_LONG)  # answered now: the client need not send the rest to learn it
+        else:
+            self.line = self.line + data if self.line else data
+
+    def found_terminator(self):
+        line = self.line
+        self.line = b""
+        self.active = uasyncore.ticks()
+        if self.dropping or self.quitting:  # nothing of this line was kept
+            self.dropping = False
+            return
+        if line[-1:] == b"\r":
+            line = line[:-1]
+        self.command(line)
+
+    # Answer one line; an empty (or blank) line gets no answer.
+    def command(self, line):
+        if not printable(line):
+            self.push(ERR_BYTES)
+            return
+        words = line.decode().split()
+        if not words:
+            return
+        do = _COMMANDS.get(words[0].upper())
+        if do is None:
+            self.push(ERR_UNKNOWN)
+            return
+        try:
+            reply = do(self, words)
+        except Exception as e:  # a failing pin costs this command, not the connection
+            self.log_info("command %r failed: %r" % (line, e), "error")
+            reply = ERR_DEVICE
+        self.push(reply)
+        if self.quitting:
+            self.close_when_done()  # what follows QUIT is read and dropped until the close
+
+    ##### the commands: each takes the line's words and returns the reply
+
+    def do_help(self, words):
+        return ERR_EXTRA if len(words) > 1 else HELP
+
+    def do_get(self, words):
+        if len(words) < 2:
+            return ERR_GET_ARG
+        if len(words) > 2:
+            return ERR_EXTRA
+        name = words[1].lower()
+        value = self.server.device.read(name)
+        if value is None:
+            return ERR_GET_NAME
+        return ("OK %s %s\r\n" % (name, value)).encode()
+
+    def do_set(self, words):
+        if len(words) < 2:
+            return ERR_SET_ARG
+        name = words[1].lower()
+        if name == "led":
+            if len(words) < 3:
+                return ERR_LED_ARG
+            if len(words) > 3:
+                return ERR_EXTRA
+            value = words[2].lower()
+            if value != "on" and value != "off":
+                return ERR_LED_VALUE
+            self.server.device.set_led(value == "on")
+            return LED_ON if value == "on" else LED_OFF
+        if name == "interval":
+            if len(words) < 3:
+                return ERR_INTERVAL_ARG
+            if len(words) > 3:
+                return ERR_EXTRA
+            n = small_int(words[2])
+            if n is None or not INTERVAL_MIN <= n <= INTERVAL_MAX:
+                return ERR_INTERVAL_VALUE
+            self.server.set_interval(n)
+            return b"OK interval %d\r\n" % n
+        return ERR_SET_NAME
+
+    def do_status(self, words):
+        if len(words) > 1:
+            return ERR_EXTRA
+        server = self.server
+        dev = server.device
+        return (
+            "OK led=%s interval=%d uptime=%s temp=%s humidity=%s mem=%s clients=%d/%s\r\n"
+            % (
+                "on" if dev.led_on else "off",
+                dev.interval,
+                dev.read("uptime"),
+                dev.read("temp"),
+                dev.read("humidity"),
+                dev.read("mem"),
+                server.clients,
+                "-" if server.max_connections is None else server.max_connections,
+            )
+        ).encode()
+
+    def do_quit(self, words):
+        if len(words) > 1:
+            return ERR_EXTRA
+        self.quitting = True
+        return BYE
+
+    ##### flow control: a client that does not read its replies is not read either
+
+    def readable(self):
+        return self.quitting or not self.producer_fifo
+
+    ##### the idle timer: one per connection, moved only when it fires
+
+    # Close a connection idle for the timeout; one that was active since sleeps for what is left.
+    def expire(self):
+        self.timer = None
+        limit = int(self.server.idle_timeout * 1000)
+        idle = uasyncore.ticks_diff(uasyncore.ticks(), self.active)
+        if idle >= limit:
+            self.push(ERR_IDLE)  # what the socket takes now; the close does not wait for the rest
+            self.close()
+        else:
+            self.timer = uasyncore.call_later((limit - idle) / 1000, self.expire, map=self._map)
+
+    def close(self):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.counted:
+            self.counted = False
+            self.server.clients -= 1
+        uasynchat.async_chat.close(self)
+
+
+_COMMANDS = {
+    "HELP": ControlConnection.do_help,
+    "GET": ControlConnection.do_get,
+    "SET": ControlConnection.do_set,
+    "STATUS": ControlConnection.do_status,
+    "QUIT": ControlConnection.do_quit,
+}
+
+
+##### the listener
+
+
+class ControlServer(uasyncore.dispatcher):
+    # Accepts clients up to its connection budget and samples the device every interval; serve() listens.
+    max_connections = min(MAX_CLIENTS, uasyncore.dispatcher.max_connections or MAX_CLIENTS)
+    idle_timeout = IDLE_TIMEOUT
+
+    def __init__(self, device=None, map=None):
+        uasyncore.dispatcher.__init__(self, map=map)
+        self.device = device or Device()
+        self.clients = 0
+        self.device.sample()
+        self.sampler = uasyncore.call_every(self.device.interval, self.device.sample, map=self._map)
+
+    def serve(self, host, port):
+        self.create_socket()
+        self.set_reuse_addr()
+        self.bind((host, port))
+        self.listen(self.max_connections)
+
+    # Sample every n seconds from now on.
+    def set_interval(self, n):
+        self.sampler.cancel()
+        self.sampler = uasyncore.call_every(n, self.device.sample, map=self._map)
+        self.device.interval = n
+
+    # A client the heap cannot take is turned away; the listener itself must survive it.
+    def handle_accepted(self, sock, addr):
+        try:
+            ControlConnection(sock, self, self._map)
+        except Exception as e:
+            sock.close()
+            self.log_info("turned away %r: %r" % (addr, e), "error")
+
+    def close(self):
+        self.sampler.cancel()
+        uasyncore.dispatcher.close(self)
+
+
+# Serve until interrupted. device: a Device with the board's LED pin and sensor reader.
+def main(host="127.0.0.1", port=7070, device=None):
+    ControlServer(device).serve(host, port)
+    print("control: serving on %s:%d" % (host, port))
+    uasyncore.loop()
