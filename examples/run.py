@@ -6,24 +6,24 @@ import os
 import sys
 import time
 
-USAGE = "usage: run.py NAME [--host HOST] [--port PORT]"
+USAGE = "usage: run.py NAME [--host HOST] [--port PORT] [--lib DIR]"
 
 
 # NAME, host and port from the command line (MicroPython has no argparse).
 def parse(argv):
     if not argv or argv[0].startswith("-"):
         raise SystemExit(USAGE)
-    name, opts, rest = argv[0], {"--host": "127.0.0.1", "--port": None}, argv[1:]
+    name, opts, rest = argv[0], {"--host": "127.0.0.1", "--port": None, "--lib": None}, argv[1:]
     while rest:
         if rest[0] not in opts or len(rest) < 2:
             raise SystemExit(USAGE)
         opts[rest[0]] = rest[1]
         rest = rest[2:]
-    return name, opts["--host"], opts["--port"]
+    return name, opts["--host"], opts["--port"], opts["--lib"]
 
 
 def main():
-    name, host, port = parse(sys.argv[1:])
+    name, host, port, lib = parse(sys.argv[1:])
     here = __file__.rpartition("/")[0] or "."
     root = here + "/.."
     module = name + "_service"
@@ -33,7 +33,8 @@ def main():
         raise SystemExit("no example named %r in %s" % (name, here))
     # the host's adapter: MicroPython's clock has ticks_ms, CPython's does not
     port_dir = "unix" if hasattr(time, "ticks_ms") else "cpython"
-    sys.path[:0] = [here + "/" + name, root + "/lib", root + "/ports/" + port_dir]
+    # --lib: a folder holding the library and its adapter, e.g. the .mpy of `make mpy` (build/unix)
+    sys.path[:0] = [here + "/" + name] + ([lib] if lib else [root + "/lib", root + "/ports/" + port_dir])
     # a pipe would hold CPython's "serving on" line back; whoever started us waits for it
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)

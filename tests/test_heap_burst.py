@@ -1,0 +1,72 @@
+# The echo example at a board-sized heap: micropython -X heapsize=128K with the compiled library
+# serves 8 clients, and a burst of 50 more connection attempts is refused or queued without a
+# MemoryError and without disturbing the 8.
+import os
+import socket
+import sys
+import tempfile
+import time
+import unittest
+
+import support
+
+try:
+    import subprocess
+
+    from test_examples import MICROPYTHON, ROOT, start, stop  # noqa: F401
+except ImportError:
+    raise unittest.SkipTest("starts processes: needs subprocess")
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import mpybuild  # noqa: E402
+
+CLIENTS = 8
+BURST = 50
+
+
+@unittest.skipUnless(MICROPYTHON, "micropython not installed")
+class HeapBurstTest(unittest.TestCase):
+    def test_eight_clients_survive_a_burst_of_fifty_at_128k(self):
+        lib = tempfile.mkdtemp()
+        mpybuild.build("unix", lib)
+        port = support.free_port()
+        proc = subprocess.Popen(
+            [MICROPYTHON, "-X", "heapsize=128K", "examples/run.py", "echo", "--port", str(port), "--lib", lib],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.addCleanup(stop, proc)
+        self.assertIn("serving on", proc.stdout.readline())
+        steady = [socket.create_connection((support.HOST, port), timeout=10) for _ in range(CLIENTS)]
+        self.addCleanup(lambda: [s.close() for s in steady])
+
+        def round_trip(tag):
+            for i, s in enumerate(steady):
+                msg = b"%s-%d-" % (tag, i) * 20
+                s.sendall(msg)
+                got = b""
+                while len(got) < len(msg):
+                    chunk = s.recv(4096)
+                    self.assertTrue(chunk, "steady client %d was closed" % i)
+                    got += chunk
+                self.assertEqual(got, msg)
+
+        round_trip(b"before")
+        burst = []
+        self.addCleanup(lambda: [s.close() for s in burst])
+        for _ in range(BURST):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex((support.HOST, port))  # refused, queued or accepted: all fine
+            burst.append(s)
+        time.sleep(0.5)  # let the server take what it takes
+        round_trip(b"during")
+        for s in burst:
+            s.close()
+        burst.clear()
+        time.sleep(0.2)
+        round_trip(b"after")
+        self.assertIsNone(proc.poll(), "the server died")
+        proc.kill()
+        output = proc.stdout.read()  # everything it printed: a handler's error would be here
+        self.assertNotIn("MemoryError", output)
+        self.assertNotIn("error:", output)
