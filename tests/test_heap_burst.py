@@ -1,24 +1,24 @@
 # The echo example at a board-sized heap: micropython -X heapsize=128K with the compiled library
 # serves 8 clients, and a burst of 50 more connection attempts is refused or queued without a
 # MemoryError and without disturbing the 8.
-import os
+import support  # noqa: I001
+
 import socket
 import sys
-import tempfile
 import time
 import unittest
 
-import support
-
 try:
+    import os
     import subprocess
+    import tempfile
 
     from test_examples import MICROPYTHON, ROOT, start, stop  # noqa: F401
+
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import mpybuild
 except ImportError:
     raise unittest.SkipTest("starts processes: needs subprocess")
-
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import mpybuild  # noqa: E402
 
 CLIENTS = 8
 BURST = 50
