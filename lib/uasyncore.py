@@ -619,7 +619,7 @@ class dispatcher:
                 _poller(self._map).pause(self, ACCEPT_BACKOFF)
                 return None
             raise
-        self._accepted = True
+        self._accepted = conn
         return conn, _port.peer_address(addr)
 
     def send(self, data):
@@ -770,14 +770,32 @@ class dispatcher:
                 _poller(self._map).pause(self, None)
                 break
             n -= 1
-            self._accepted = False
+            self._accepted = None
             _accepting[0] = self
             try:
                 self.handle_accept()
+            except MemoryError:
+                _port.collect()
+                self._drop_accepted()
+                break
             finally:
                 _accepting[0] = None
-            if not self._accepted or not self.accepting:
+            if self._accepted is None or not self.accepting:
                 break
+
+    # Out of memory while taking a connection: close it, whatever was made of it, and rest a while
+    # (the listener itself stays).
+    def _drop_accepted(self):
+        conn = self._accepted
+        self._accepted = None
+        if conn is not None:
+            channel = self._map.get(_port.key(conn))
+            if channel is not None and channel.socket is conn:
+                channel.close()
+            else:
+                conn.close()
+        self.log_info("out of memory taking a connection: refused it, pausing", "warning")
+        _poller(self._map).pause(self, ACCEPT_BACKOFF)
 
     def handle_connect_event(self):
         self._stop_connect_timer()

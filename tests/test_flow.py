@@ -284,6 +284,27 @@ class MemoryTest(FlowTestCase):
         self.assertEqual(good.socket.inbox, [])
         self.assertFalse(good.socket.closed)
 
+    def test_memory_error_taking_a_connection_refuses_it_and_keeps_the_listener(self):
+        conns = [FakeSocket(peer=PEER), FakeSocket(peer=PEER)]
+        lsock = FakeSocket(accept_plan=[(c, PEER) for c in conns])
+
+        class Starved(Listener):
+            def handle_accepted(self, sock, addr):
+                Listener.handle_accepted(self, sock, addr)  # the channel exists, then memory runs out
+                raise MemoryError()
+
+        listener = Starved(lsock, self.m)
+        listener.log_info = lambda message, type="info": None
+        listener.listen(5)
+        self.step()
+        self.step((lsock, IN))
+        self.assertTrue(conns[0].closed, "the connection that could not be set up is closed")
+        self.assertNotIn(uasyncore._port.key(conns[0]), self.m)
+        self.assertIn(listener, self.m.values())
+        self.assertTrue(listener.accepting)
+        self.assertFalse(conns[1].closed)
+        self.assertEqual(self.fake.mask(lsock), 0, "resting, not closed")
+
     def test_a_channel_that_cannot_be_registered_is_closed(self):
         def register(key, mask):
             raise MemoryError()
