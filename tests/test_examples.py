@@ -104,3 +104,125 @@ class HttpExampleTest(unittest.TestCase):
             for f in files:
                 if f.endswith(".py"):
                     self.assertNotIn(f[:-3], sys.stdlib_module_names, "examples/%s/%s" % (name, f))
+
+
+class ControlExampleTest(unittest.TestCase):
+    # examples/control started the way its README says (tests/test_control_example.py tests it in depth).
+    def check_control(self, runtime):
+        proc, port = start(self, runtime, "control")
+        got = exchange(port, b"GET temp\r\nSET led on\nFROB\nQUIT\nHELP\n")
+        lines = got.split(b"\r\n")
+        self.assertEqual(lines[0], b"OK uasyncore control port ready; HELP lists the commands")
+        self.assertTrue(lines[1].startswith(b"OK temp "), lines[1])
+        self.assertEqual(lines[2:], [b"OK led on", b"ERR 20 unknown command: HELP lists the commands", b"OK bye", b""])
+        self.assertIsNone(proc.poll(), "the server must keep serving after clients leave")
+
+    def test_control_on_cpython(self):
+        self.check_control(sys.executable)
+
+    @unittest.skipUnless(MICROPYTHON, "micropython not installed")
+    def test_control_on_micropython(self):
+        self.check_control(MICROPYTHON)
+
+
+class MqttExampleTest(unittest.TestCase):
+    # examples/mqtt started the way its README says, against a stand-in broker in this process that
+    # answers CONNECT and QoS 1 PUBLISH (tests/test_mqtt_broker.py runs it against a real Mosquitto).
+    # Here --port is the broker's port: the example is a client.
+
+    # Whole MQTT packets at the front of data: ([(first byte, body), ...], the bytes after them).
+    @staticmethod
+    def packets(data):
+        out = []
+        while True:
+            length = shift = 0
+            i = 1
+            while i < len(data):  # the remaining length: 7 bits a byte, least significant first
+                length |= (data[i] & 0x7F) << shift
+                shift += 7
+                i += 1
+                if not data[i - 1] & 0x80:
+                    break
+            else:
+                return out, data
+            if len(data) < i + length:
+                return out, data
+            out.append((data[0], data[i : i + length]))
+            data = data[i + length :]
+
+    # Listen on a loopback port and serve one client on a thread until the test ends, as a broker
+    # would: (port, topics it published, an event set once a reading arrived).
+    def stand_in_broker(self):
+        import threading
+
+        listener = socket.socket()
+        listener.bind((support.HOST, 0))
+        listener.listen(1)
+        listener.settimeout(30)
+        self.addCleanup(listener.close)
+        topics = []
+        reading = threading.Event()
+        finished = threading.Event()
+
+        def serve():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(0.2)
+                data = b""
+                while not finished.is_set():
+                    try:
+                        chunk = conn.recv(4096)
+                    except socket.timeout:
+                        continue
+                    except OSError:
+                        return
+                    if not chunk:
+                        return
+                    got, data = self.packets(data + chunk)
+                    for first, body in got:
+                        if first == 0x10:  # CONNECT: accepted
+                            conn.sendall(b"\x20\x02\x00\x00")
+                        elif first & 0xF0 == 0x30:  # PUBLISH: note the topic, acknowledge QoS 1
+                            n = 2 + (body[0] << 8 | body[1])
+                            topics.append(body[2:n].decode())
+                            if first & 6:
+                                conn.sendall(b"\x40\x02" + body[n : n + 2])
+                            if topics[-1].endswith("/readings"):
+                                reading.set()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, 40)
+        self.addCleanup(finished.set)
+        return listener.getsockname()[1], topics, reading
+
+    def check_mqtt(self, runtime):
+        import threading
+
+        port, topics, reading = self.stand_in_broker()
+        proc = subprocess.Popen(
+            [runtime, "examples/run.py", "mqtt", "--port", str(port)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.addCleanup(stop, proc)
+        killer = threading.Timer(30, proc.kill)  # bounds the readline below
+        killer.start()
+        self.addCleanup(killer.cancel)
+        line = proc.stdout.readline()
+        self.assertIn("mqtt: serving on %s:%d as " % (support.HOST, port), line)
+        self.assertTrue(reading.wait(20), "no reading arrived; topics: %r" % (topics,))
+        self.assertTrue(topics[0].startswith("uasyncore/uasyncore-"), topics)
+        self.assertIsNone(proc.poll(), "the example must keep running")
+
+    def test_mqtt_on_cpython(self):
+        self.check_mqtt(sys.executable)
+
+    @unittest.skipUnless(MICROPYTHON, "micropython not installed")
+    def test_mqtt_on_micropython(self):
+        self.check_mqtt(MICROPYTHON)
