@@ -1,0 +1,121 @@
+# Every example deployed with mpremote to the virtual board (MicroPython's unix port at 128K behind a
+# pty) and exercised over loopback by real host clients: http.client and curl, a control session,
+# mosquitto_sub against a real Mosquitto. CPython only: it starts processes.
+import support  # noqa: I001  (first, as in every test module)
+
+import json
+import os
+import socket
+import unittest
+
+try:
+    import http.client
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    import test_vboard
+    from test_vboard import MICROPYTHON, ROOT, STEP, mpremote, mpremote_cmd, read_until, tool
+except (ImportError, unittest.SkipTest):
+    raise unittest.SkipTest("drives the virtual board: needs subprocess, pty and mpremote")
+
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import mpybuild  # noqa: E402
+
+from test_mqtt_broker import MOSQUITTO, MOSQUITTO_SUB, NEEDS, Broker, subscribe  # noqa: E402
+
+
+@unittest.skipUnless(MICROPYTHON, "micropython not installed")
+@unittest.skipUnless(os.path.isdir("/proc"), "the virtual board watches processes through /proc")
+class ExamplesOnTheVirtualBoardTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        mpybuild.build("unix", os.path.join(ROOT, "build", "unix"))  # a 128K board imports .mpy
+        cls.dir = tempfile.mkdtemp(prefix="vboard-examples-")
+        out = tool("vboard.py", "start", "--dir", cls.dir)
+        if out.returncode:
+            shutil.rmtree(cls.dir, ignore_errors=True)
+            raise AssertionError("vboard start: %s%s" % (out.stdout, out.stderr))
+        cls.tty = out.stdout.strip()
+        out = tool("deploy.py", "--vboard-dir", cls.dir, "--kind", "mpy")  # as `make deploy` does
+        if out.returncode:
+            cls.tearDownClass()
+            raise AssertionError("deploy: %s%s" % (out.stdout, out.stderr))
+
+    @classmethod
+    def tearDownClass(cls):
+        tool("vboard.py", "stop", "--dir", cls.dir)
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    # Copy examples/NAME to the board's /NAME, run `call` there after a soft reset; returns the
+    # line the service printed once serving. A soft reset at the end of the test stops it.
+    def serve(self, name, call):
+        folder = os.path.join(ROOT, "examples", name)
+        files = [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(".py") and f != "main.py"]
+        mpremote(self, self.tty, "resume", "exec", "import os\ntry:\n os.mkdir('/%s')\nexcept OSError:\n pass" % name,
+                 "+", "cp", *files, ":/%s/" % name)
+        start = "import sys\nsys.path.insert(0, '/%s')\nimport %s_service as s\ns.%s" % (name, name, call)
+        proc = subprocess.Popen(mpremote_cmd(self.tty, "exec", start), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        self.addCleanup(self.stop, proc)
+        said = read_until(proc, b"serving on")
+        self.assertIn("serving on", said)
+        return said
+
+    def stop(self, proc):
+        proc.terminate()
+        proc.wait(timeout=STEP)
+        proc.stdout.close()
+        mpremote(self, self.tty, "soft-reset")
+
+    def test_http(self):
+        port = support.free_port()
+        self.serve("http", "main(port=%d)" % port)
+        conn = http.client.HTTPConnection(support.HOST, port, timeout=10)
+        conn.request("GET", "/api/status")
+        r = conn.getresponse()
+        status = json.loads(r.read())
+        self.assertEqual(r.status, 200)
+        self.assertIn("readings", status)
+        self.assertIsInstance(status["mem_free"], int, "a board reports its free heap")
+        conn.request("GET", "/")  # the same connection: keep-alive
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"<html", r.read())
+        conn.request("GET", "/nope")
+        r = conn.getresponse()
+        r.read()
+        self.assertEqual(r.status, 404)
+        conn.close()
+        if shutil.which("curl"):
+            out = subprocess.run(["curl", "-s", "-m", "10", "http://%s:%d/api/status" % (support.HOST, port)],
+                                 capture_output=True, text=True, timeout=STEP)
+            self.assertIn('"readings"', out.stdout)
+
+    def test_control(self):
+        port = support.free_port()
+        self.serve("control", "main(port=%d)" % port)
+        with socket.create_connection((support.HOST, port), timeout=10) as s:
+            f = s.makefile("rwb")
+            f.readline()  # the banner
+            for line, want in ((b"GET temp", b"OK"), (b"SET led on", b"OK"), (b"FLY away", b"ERR")):
+                f.write(line + b"\r\n")
+                f.flush()
+                self.assertTrue(f.readline().startswith(want), line)
+            f.write(b"QUIT\r\n")
+            f.flush()
+            f.readline()
+            self.assertEqual(f.readline(), b"", "QUIT closes the connection")
+
+    @unittest.skipUnless(MOSQUITTO and MOSQUITTO_SUB, NEEDS)
+    def test_mqtt(self):
+        broker = Broker(self)
+        broker.start()
+        tag = os.urandom(3).hex()
+        call = "main(port=%d, interval=0.5, prefix='vb-%s', client_id='vb-%s')" % (broker.port, tag, tag)
+        self.serve("mqtt", call)
+        got = subscribe(broker.port, "vb-%s/vb-%s/readings" % (tag, tag), 2)
+        self.assertEqual(len(got), 2, got)
+        self.assertEqual(got[0][0], "1", "readings go out at QoS 1")
+        self.assertIn("seq", json.loads(got[0][3]))
