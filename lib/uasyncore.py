@@ -516,6 +516,7 @@ class dispatcher:
                 if err.args[0] in (ENOTCONN, EINVAL):
                     self.connected = False  # a socket that is not connected yet
                 else:
+                    self._forget()
                     self.del_channel(map)
                     raise
         else:
@@ -656,6 +657,17 @@ class dispatcher:
         self.connected = False
         self.accepting = False
         self.connecting = False
+        self._forget()
+        self.del_channel()
+        if self.socket is not None:
+            try:
+                self.socket.close()
+            except OSError as why:
+                if why.args[0] not in (ENOTCONN, EBADF):
+                    raise
+
+    # Let go of the timers and of the listener's count: the channel is ending.
+    def _forget(self):
         self._stop_connect_timer()
         self._stop_idle_timer()
         owner = self._owner
@@ -664,13 +676,6 @@ class dispatcher:
             owner.open_connections -= 1
             if owner._fileno is not None:
                 _poller(owner._map).resume(owner)  # back under its budget
-        self.del_channel()
-        if self.socket is not None:
-            try:
-                self.socket.close()
-            except OSError as why:
-                if why.args[0] not in (ENOTCONN, EBADF):
-                    raise
 
     def _stop_connect_timer(self):
         if self._connect_timer is not None:

@@ -270,6 +270,33 @@ class BudgetTest(FlowTestCase):
         self.assertEqual(listener.open_connections, 2)
 
 
+class ResetBeforeSetupTest(FlowTestCase):
+    def test_a_client_gone_before_its_channel_is_made_gives_its_slot_back(self):
+        gone = FakeSocket()
+        gone.getpeername = lambda: (_ for _ in ()).throw(oserror(support.ECONNRESET))
+        try:
+            uasyncore._port.peername(gone)
+            self.skipTest("this port never asks for the peer's name, so sees no reset at setup")
+        except OSError:
+            pass
+        lsock = FakeSocket(accept_plan=[(gone, PEER)])
+
+        class Idle(Listener):
+            def handle_accepted(self, sock, addr):
+                try:
+                    Sender(sock, self._map).set_idle_timeout(5)
+                except OSError:
+                    sock.close()
+
+        listener = Idle(lsock, self.m)
+        listener.listen(5)
+        self.step()
+        self.step((lsock, IN))
+        self.assertEqual(listener.open_connections, 0)
+        self.assertEqual(uasyncore._pollers[id(self.m)].timers, [])
+        self.assertEqual(list(self.m.values()), [listener])
+
+
 class MemoryTest(FlowTestCase):
     def test_memory_error_in_a_handler_closes_only_that_channel(self):
         class Greedy(Sender):

@@ -75,7 +75,21 @@ def deploy(device, adapter, mpy_dir=None, kind="auto", timeout=120):
                "for f in %r:\n try:\n  os.remove(f)\n except OSError:\n  pass" % (gone,))
     mpremote(device, "exec", prepare, "+", "cp", *files, ":/lib/", timeout=timeout)
     print("deploy: %d %s files to %s:/lib (adapter %s)" % (len(files), kind, device, adapter))
+    if real_board(device):
+        boot_files(device, timeout)
     return files
+
+
+# A real Wi-Fi board also gets ports/boot.py, which joins the network named in secrets.py (the user's
+# own copy of ports/secrets.example.py at the repository's top, which git ignores).
+def boot_files(device, timeout):
+    args = ["cp", os.path.join(ROOT, "ports", "boot.py"), ":/boot.py"]
+    secrets = os.path.join(ROOT, "secrets.py")
+    if os.path.exists(secrets):
+        args += ["+", "cp", secrets, ":/secrets.py"]
+    else:
+        print("deploy: no secrets.py: the board will not join Wi-Fi (see ports/secrets.example.py)")
+    mpremote(device, *args, timeout=timeout)
 
 
 def main(argv=None):
