@@ -19,6 +19,7 @@ import http_service  # noqa: E402  (needs the sys.path entry above)
 _port = uasyncore._port
 IN = support.IN
 OUT = support.OUT
+PEER = ("127.0.0.1", 40000)
 
 
 ##### fakes
@@ -94,17 +95,21 @@ class HttpTestCase(unittest.TestCase):
         self.poller = LivePoller()
         uasyncore._pollers[id(self.map)].os = self.poller
         self.server = http_service.HttpServer(map=self.map)
+        self.listener = support.FakeSocket()  # never reported ready: connect() hands it each client
+        self.server.set_socket(self.listener)
+        self.server.listen(5)
 
     def tearDown(self):
         uasyncore.close_all(self.map)
         _port.ticks_ms = self.real_ticks
 
-    # A connection on a fake socket whose recv() hands out `chunks` one at a time.
+    # A client the listener accepts, on a fake socket whose recv() hands out `chunks` one at a time.
     def connect(self, *chunks, sock_class=support.FakeSocket, send_plan=()):
-        sock = sock_class(inbox=chunks, send_plan=send_plan, peer=("127.0.0.1", 40000))
+        sock = sock_class(inbox=chunks, send_plan=send_plan, peer=PEER)
         self.poller.socks.append(sock)
-        conn = http_service.HttpConnection(sock, self.server, self.map)
-        return sock, conn
+        self.listener.accept_plan.append((sock, PEER))
+        self.server.handle_accept_event()
+        return sock, self.map[_port.key(sock)]
 
     # Loop passes (fake poller: nothing ever blocks).
     def run_loop(self, passes=20):

@@ -41,21 +41,30 @@ class ControlCase(unittest.TestCase):
         self.real_ticks = _port.ticks_ms
         _port.ticks_ms = self.clock
         self.map, self.poller = support.fake_map()
-        self.server = cs.ControlServer(map=self.map)
+        self.listen(cs.ControlServer(map=self.map))
 
     def tearDown(self):
         uasyncore.close_all(self.map)
         _port.ticks_ms = self.real_ticks
 
+    # Make server the listener, on a fake socket that connect() hands each client.
+    def listen(self, server):
+        self.server = server
+        self.listener = support.FakeSocket()
+        server.set_socket(self.listener)
+        server.listen(5)
+
     # Serve this device instead of the default one.
     def use_device(self, device):
         self.server.close()
-        self.server = cs.ControlServer(device, map=self.map)
+        self.listen(cs.ControlServer(device, map=self.map))
 
-    # A connection on a fake socket; the banner is checked and taken off what it sent.
+    # A client the listener accepts; the banner is checked and taken off what it sent.
     def connect(self, send_plan=()):
         sock = support.FakeSocket(send_plan=send_plan, peer=PEER)
-        conn = cs.ControlConnection(sock, self.server, self.map)
+        self.listener.accept_plan.append((sock, PEER))
+        self.server.handle_accept_event()
+        conn = self.map[_port.key(sock)]
         self.assertEqual(bytes(sock.sent), cs.BANNER)
         sock.sent = bytearray()
         return sock, conn
@@ -99,9 +108,10 @@ def replies(data):
 class CommandTest(ControlCase):
     def test_banner_on_connect(self):
         sock = support.FakeSocket(peer=PEER)
-        cs.ControlConnection(sock, self.server, self.map)
+        self.listener.accept_plan.append((sock, PEER))
+        self.server.handle_accept_event()
         self.assertEqual(replies(sock.sent), [b"OK uasyncore control port ready; HELP lists the commands"])
-        self.assertEqual(self.server.clients, 1)
+        self.assertEqual(self.server.open_connections, 1)
 
     def test_help(self):
         got = self.ask(b"HELP\n")

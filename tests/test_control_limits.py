@@ -19,8 +19,8 @@ class QuitTest(ControlCase):
         self.assertEqual(self.feed(sock, b"QUIT\r\n"), [b"OK bye"])
         self.step(sock, OUT)
         self.assertTrue(sock.closed)
-        self.assertEqual(self.server.clients, 0)
-        self.assertEqual(self.map, {})
+        self.assertEqual(self.server.open_connections, 0)
+        self.assertEqual(list(self.map.values()), [self.server], "only the listener is left")
 
     def test_nothing_after_quit_is_answered(self):
         sock = self.connect()[0]
@@ -48,15 +48,15 @@ class QuitTest(ControlCase):
         sock = self.connect()[0]
         self.assertEqual(self.feed(sock, b"SET le", b""), [])
         self.assertTrue(sock.closed)
-        self.assertEqual(self.server.clients, 0)
-        self.assertEqual(self.map, {})
+        self.assertEqual(self.server.open_connections, 0)
+        self.assertEqual(list(self.map.values()), [self.server], "only the listener is left")
         self.assertFalse(self.server.device.led_on)
 
     def test_connection_reset_mid_line(self):
         sock = self.connect()[0]
         self.feed(sock, b"GET te", support.oserror(support.ECONNRESET))
         self.assertTrue(sock.closed)
-        self.assertEqual(self.server.clients, 0)
+        self.assertEqual(self.server.open_connections, 0)
 
     def test_other_clients_are_served_on(self):
         a = self.connect()[0]
@@ -82,7 +82,7 @@ class IdleTest(ControlCase):
         self.step()
         self.assertTrue(sock.closed)
         self.assertEqual(replies(sock.sent), [b"ERR 40 idle timeout: closing"])
-        self.assertEqual(self.server.clients, 0)
+        self.assertEqual(self.server.open_connections, 0)
 
     def test_each_line_restarts_the_idle_clock(self):
         sock = self.connect()[0]
@@ -135,20 +135,19 @@ class BudgetTest(ControlCase):
     def test_listener_stops_at_the_budget(self):
         self.server.max_connections = 2
         socks = [support.FakeSocket(peer=PEER) for _ in range(3)]
-        listener = support.FakeSocket(accept_plan=[(s, PEER) for s in socks])
-        self.server.set_socket(listener)
-        self.server.listen(5)
+        listener = self.listener
+        listener.accept_plan = [(s, PEER) for s in socks]
         self.step(listener)
         self.assertEqual([bytes(s.sent) for s in socks], [cs.BANNER, cs.BANNER, b""])
         self.assertEqual(self.poller.mask(listener), 0, "paused at the budget")
-        self.assertEqual(self.server.clients, 2)
+        self.assertEqual(self.server.open_connections, 2)
         self.feed(socks[0], b"QUIT\n")
         self.step(socks[0], OUT)
         self.assertTrue(socks[0].closed)
         self.step()  # back under the budget: the listener is polled again
         self.step(listener)
         self.assertEqual(bytes(socks[2].sent), cs.BANNER)
-        self.assertEqual(self.server.clients, 2)
+        self.assertEqual(self.server.open_connections, 2)
 
     def test_a_client_that_does_not_read_is_not_read(self):
         sock, conn = self.connect()
@@ -166,3 +165,10 @@ class BudgetTest(ControlCase):
         self.step(sock, OUT)
         self.step(sock, IN)
         self.assertEqual(replies(sock.sent), [b"OK temp 19.5"] + [b"OK humidity 48.8"] * 10)
+
+    def test_an_idle_connection_is_not_asked_every_pass(self):
+        sock, conn = self.connect()
+        self.assertEqual(self.feed(sock, b"GET temp\n"), [b"OK temp 19.5"])
+        self.step()
+        self.assertFalse(uasyncore._asks_every_pass(conn))
+        self.assertEqual(self.poller.mask(sock) & (IN | OUT), IN, "polled for input only")

@@ -24,7 +24,7 @@ class KeepAliveTest(HttpTestCase):
         self.assertEqual([r[0] for r in got], [200, 200, 200])
         self.assertEqual(got[1][1]["content-type"], "application/json")
         self.assertFalse(sock.closed)
-        self.assertEqual(self.server.clients, 1)
+        self.assertEqual(self.server.open_connections, 1)
 
     def test_pipelined_requests_are_answered_in_order(self):
         reqs = GET % b"/" + GET % b"/nope" + GET % b"/api/status"
@@ -48,7 +48,7 @@ class KeepAliveTest(HttpTestCase):
 
     def test_connection_close_is_honoured(self):
         self.assertStatus(b"GET / HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n", 200)
-        self.assertEqual(self.server.clients, 0)
+        self.assertEqual(self.server.open_connections, 0)
 
     def test_http10_closes_by_default(self):
         self.assertStatus(b"GET / HTTP/1.0\r\n\r\n", 200)
@@ -69,19 +69,27 @@ class KeepAliveTest(HttpTestCase):
         self.assertEqual(len(sock.sent), 100)
         self.assertEqual(len(conn.producer_fifo), 1)
         self.assertTrue(conn.parked.startswith(b"GET /api/status"))
-        self.assertFalse(conn.readable())
+        self.assertEqual(self.poller.mask(sock) & support.IN, 0, "not polled for input")
         sock.send_plan = []  # the client reads again
         self.run_loop()
         self.assertEqual([r[0] for r in parse_responses(sock.sent)], [200, 200])
         self.assertEqual(conn.parked, b"")
+        self.assertEqual(self.poller.mask(sock) & support.IN, support.IN, "polled for input again")
+
+    def test_an_idle_connection_is_not_asked_every_pass(self):
+        sock, conn = self.connect(GET % b"/")
+        self.run_loop()
+        self.assertEqual(len(parse_responses(sock.sent)), 1)
+        self.assertFalse(uasyncore._asks_every_pass(conn))
+        self.assertEqual(self.poller.mask(sock) & (support.IN | support.OUT), support.IN, "polled for input only")
 
     def test_client_closing_mid_request(self):
         sock, conn = self.connect(b"GET /api/st", b"")
         self.run_loop()
         self.assertTrue(sock.closed)
         self.assertEqual(bytes(sock.sent), b"")
-        self.assertEqual(self.server.clients, 0)
-        self.assertEqual(self.map, {})
+        self.assertEqual(self.server.open_connections, 0)
+        self.assertEqual(list(self.map.values()), [self.server], "only the listener is left")
 
     def test_client_closing_between_requests(self):
         sock, conn = self.connect(GET % b"/", b"")
@@ -105,7 +113,7 @@ class KeepAliveTest(HttpTestCase):
         conn.request_line = None  # a bug in the handler: calling it raises TypeError
         self.run_loop()
         self.assertTrue(sock.closed)
-        self.assertEqual(self.server.clients, 0)
+        self.assertEqual(self.server.open_connections, 0)
 
 
 ##### idle timeout and the connection budget
@@ -121,7 +129,7 @@ class LimitsTest(HttpTestCase):
         self.clock.advance(1)
         self.run_loop()
         self.assertTrue(sock.closed)
-        self.assertEqual(self.server.clients, 0)
+        self.assertEqual(self.server.open_connections, 0)
 
     def test_slow_request_is_closed(self):
         sock, conn = self.connect(b"GET / HTTP/1.1\r\n")
@@ -225,7 +233,7 @@ class LoopbackTest(unittest.TestCase):
         got, closed = self.read(c, 2, head_only=(1,))
         self.assertEqual([r[0] for r in got], [200, 200])
         self.assertFalse(closed)
-        self.assertEqual(self.server.clients, 1)
+        self.assertEqual(self.server.open_connections, 1)
 
     def test_error_then_the_server_goes_on(self):
         c = self.client()
@@ -240,12 +248,12 @@ class LoopbackTest(unittest.TestCase):
     def test_budget_holds_back_extra_clients(self):
         self.server.max_connections = 1
         a = self.client()
-        support.run_until(lambda: self.server.clients == 1, map=self.map)
+        support.run_until(lambda: self.server.open_connections == 1, map=self.map)
         b = self.client()
         b.send(GET % b"/")
         for _ in range(30):
             uasyncore.loop(timeout=0.005, count=1, map=self.map)
-        self.assertEqual(self.server.clients, 1, "the second client waits for a slot")
+        self.assertEqual(self.server.open_connections, 1, "the second client waits for a slot")
         a.close()
         self.clients.remove(a)
         got, closed = self.read(b, 1)

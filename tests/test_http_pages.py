@@ -2,7 +2,7 @@
 # and main.py, the board's entry point.
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import support  # noqa: I001
-from http_fakes import EXAMPLE_DIR, GET, HttpTestCase, http_service  # first: it puts examples/http on sys.path
+from http_fakes import GET, HttpTestCase, http_service  # first: it puts examples/http on sys.path
 
 import gc
 import json

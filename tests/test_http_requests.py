@@ -146,3 +146,13 @@ class MalformedTest(HttpTestCase):
         self.clock.advance(http_service.LINGER)
         self.run_loop()
         self.assertTrue(sock.closed)
+
+    def test_lingering_is_bounded_for_a_client_that_keeps_sending(self):
+        sock, conn = self.connect(b"BAD\r\n", sock_class=ShutdownSocket)
+        self.run_loop()
+        for _ in range(2):
+            self.assertFalse(sock.closed)
+            self.clock.advance(http_service.LINGER / 2)
+            sock.inbox.append(b"junk")
+            self.run_loop()
+        self.assertTrue(sock.closed)

@@ -70,21 +70,19 @@ def small_int(word):
 class ControlConnection(uasynchat.async_chat):
     # One client: a banner, then a reply line for each command line; closed on QUIT or when idle.
     ac_in_buffer_size = READ_SIZE
+    out_high = 1  # a client that does not read its replies is not read either: reading pauses while one is queued...
+    out_low = 0  # ... and resumes once all are sent
 
     def __init__(self, sock, server, map=None):
         self.server = server
         self.line = b""
         self.dropping = False  # inside an over-long line: its bytes are dropped until its line end
         self.quitting = False
-        self.counted = False
-        self.timer = None
+        self.active = uasyncore.ticks()  # tick of the last line: its deadline (see handle_read)
+        self.idle_timeout = server.idle_timeout
+        self.set_terminator(b"\n")  # a \r before it is taken off the line
         uasynchat.async_chat.__init__(self, sock, map)
         try:
-            self.set_terminator(b"\n")  # a \r before it is taken off the line
-            self.active = uasyncore.ticks()  # tick of the last line (the idle clock)
-            self.timer = uasyncore.call_later(server.idle_timeout, self.expire, map=self._map)
-            server.clients += 1
-            self.counted = True
             self.push(BANNER)
         except BaseException:
             self.close()  # out of heap half way: leave nothing registered
@@ -134,7 +132,7 @@ class ControlConnection(uasynchat.async_chat):
             reply = ERR_DEVICE
         self.push(reply)
         if self.quitting:
-            self.close_when_done()  # what follows QUIT is read and dropped until the close
+            self.close_when_done()  # what follows QUIT is dropped until the close
 
     ##### the commands: each takes the line's words and returns the reply
 
@@ -192,7 +190,7 @@ class ControlConnection(uasynchat.async_chat):
                 dev.read("temp"),
                 dev.read("humidity"),
                 dev.read("mem"),
-                server.clients,
+                server.open_connections,
                 "-" if server.max_connections is None else server.max_connections,
             )
         ).encode()
@@ -203,32 +201,19 @@ class ControlConnection(uasynchat.async_chat):
         self.quitting = True
         return BYE
 
-    ##### flow control: a client that does not read its replies is not read either
+    ##### the idle timeout
 
-    def readable(self):
-        return self.quitting or not self.producer_fifo
-
-    ##### the idle timer: one per connection, moved only when it fires
-
-    # Close a connection idle for the timeout; one that was active since sleeps for what is left.
-    def expire(self):
-        self.timer = None
-        limit = int(self.server.idle_timeout * 1000)
-        idle = uasyncore.ticks_diff(uasyncore.ticks(), self.active)
-        if idle >= limit:
-            self.push(ERR_IDLE)  # what the socket takes now; the close does not wait for the rest
-            self.close()
+    # The core's idle clock restarts at every byte; a trickle must not hold a slot, so a line also has a deadline.
+    def handle_read(self):
+        limit = self.idle_timeout
+        if limit is not None and uasyncore.ticks_diff(uasyncore.ticks(), self.active) >= limit * 1000:
+            self.handle_idle()
         else:
-            self.timer = uasyncore.call_later((limit - idle) / 1000, self.expire, map=self._map)
+            uasynchat.async_chat.handle_read(self)
 
-    def close(self):
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if self.counted:
-            self.counted = False
-            self.server.clients -= 1
-        uasynchat.async_chat.close(self)
+    def handle_idle(self):
+        self.push(ERR_IDLE)  # what the socket takes now; the close does not wait for the rest
+        self.close()
 
 
 _COMMANDS = {
@@ -251,7 +236,6 @@ class ControlServer(uasyncore.dispatcher):
     def __init__(self, device=None, map=None):
         uasyncore.dispatcher.__init__(self, map=map)
         self.device = device or Device()
-        self.clients = 0
         self.device.sample()
         self.sampler = uasyncore.call_every(self.device.interval, self.device.sample, map=self._map)
 

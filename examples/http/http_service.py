@@ -144,27 +144,21 @@ class _Finish:
 
 
 class HttpConnection(uasynchat.async_chat):
-    # One client: requests read line by line, one response in flight, keep-alive, an idle timer.
+    # One client: requests read line by line, one response in flight, keep-alive, an idle timeout.
     ac_in_buffer_size = 512  # bytes per recv(): small, a head rarely needs more than one
+    out_high = 1  # one response in flight: reading pauses while any of it is queued...
+    out_low = 0  # ... and resumes once all of it is sent
 
     def __init__(self, sock, server, map=None):
         self.server = server
         self.state = _LINE
         self.line = b""
         self.parked = b""  # input that follows a response still being sent
-        self.counted = False
-        self.active = uasyncore.ticks()  # tick of the last request (the idle clock)
-        self.limit = int(server.idle_timeout * 1000)
+        self.active = uasyncore.ticks()  # tick of the last request: its deadline (see handle_read)
+        self.idle_timeout = server.idle_timeout
         self.reset()
-        self.timer = uasyncore.call_later(server.idle_timeout, self.expire, map=map)
-        try:
-            uasynchat.async_chat.__init__(self, sock, map)
-        except BaseException:
-            self.timer.cancel()
-            raise
         self.set_terminator(b"\n")  # bare-LF line ends are accepted too (RFC 9112, 2.2)
-        server.clients += 1
-        self.counted = True
+        uasynchat.async_chat.__init__(self, sock, map)
 
     # Forget the last request: the next one starts clean.
     def reset(self):
@@ -326,7 +320,7 @@ class HttpConnection(uasynchat.async_chat):
         if self.conn & 1:
             return False
         budget = self.server.max_connections
-        if budget is not None and self.server.clients >= budget:
+        if budget is not None and self.server.open_connections >= budget:
             return False  # at the budget: free the slot for a client waiting to connect
         return self.version == 11 or bool(self.conn & 2)
 
@@ -358,13 +352,17 @@ class HttpConnection(uasynchat.async_chat):
             self.close()
             return
         self.active = uasyncore.ticks()
-        self.limit = LINGER * 1000
-        self.rearm(LINGER)
+        self.set_idle_timeout(LINGER)
 
-    ##### flow control: read only while no response is waiting to go out
+    ##### input waits while a response is queued (out_high, out_low); a request has a deadline
 
-    def readable(self):
-        return not self.producer_fifo and not self.parked
+    # The core's idle clock restarts at every byte; a trickle must not hold a slot, so a request (or the linger) also has a deadline.
+    def handle_read(self):
+        limit = self.idle_timeout
+        if limit is not None and uasyncore.ticks_diff(uasyncore.ticks(), self.active) >= limit * 1000:
+            self.handle_idle()
+        else:
+            uasynchat.async_chat.handle_read(self)
 
     # Parked input goes to async_chat's handle_read as if it had just arrived.
     def recv(self, buffer_size):
@@ -379,31 +377,6 @@ class HttpConnection(uasynchat.async_chat):
         if self.parked and not self.producer_fifo and self.connected:
             self.handle_read()
 
-    ##### the idle timer: one per connection, moved only when it fires
-
-    def rearm(self, seconds):
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = uasyncore.call_later(seconds, self.expire, map=self._map)
-
-    # Close a connection idle for its limit; one that was active since sleeps for what is left.
-    def expire(self):
-        self.timer = None
-        idle = uasyncore.ticks_diff(uasyncore.ticks(), self.active)
-        if idle >= self.limit:
-            self.close()
-        else:
-            self.rearm((self.limit - idle) / 1000)
-
-    def close(self):
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if self.counted:
-            self.counted = False
-            self.server.clients -= 1
-        uasynchat.async_chat.close(self)
-
 
 ##### the listener
 
@@ -416,7 +389,6 @@ class HttpServer(uasyncore.dispatcher):
     def __init__(self, status=None, map=None):
         uasyncore.dispatcher.__init__(self, map=map)
         self.status = status or Status()
-        self.clients = 0
         self.sampler = uasyncore.call_every(UPTIME_SAMPLE, self.status.uptime, map=self._map)
 
     def serve(self, host, port):
