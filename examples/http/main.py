@@ -1,33 +1,6 @@
-# main.py for a board: join Wi-Fi if secrets.py says how, then serve the status pages on port 80.
+# main.py for a board: serve the status pages on port 80.
+# Wi-Fi is joined before this runs, by boot.py (ports/boot.py, which `make deploy` copies with secrets.py).
 # Upload it with http_service.py and the uasyncore files (see README.md); the board runs it at boot.
 import http_service
 
-try:
-    import network
-except ImportError:
-    network = None  # not a board (or no Wi-Fi): the network is whatever the host has
-
-try:
-    import secrets  # WIFI_SSID and WIFI_PASSWORD; kept out of git
-except ImportError:
-    secrets = None
-
-
-# Join the access point named in secrets.py and wait (up to timeout seconds) for an address.
-def join_wifi(timeout=20):
-    import time
-
-    wlan = network.WLAN(network.STA_IF)
-    wlan.active(True)
-    if not wlan.isconnected():
-        wlan.connect(secrets.WIFI_SSID, secrets.WIFI_PASSWORD)
-        for _ in range(timeout * 2):
-            if wlan.isconnected():
-                break
-            time.sleep(0.5)
-    print("wifi:", wlan.ifconfig()[0] if wlan.isconnected() else "not connected")
-
-
-if network is not None and hasattr(secrets, "WIFI_SSID"):
-    join_wifi()
 http_service.main(host="0.0.0.0", port=80)

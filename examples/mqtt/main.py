@@ -1,14 +1,10 @@
-# main.py for a board: join Wi-Fi if secrets.py says how, then publish readings to the MQTT broker
-# secrets.py names. Upload it with the mqtt_*.py files and uasyncore (see README.md); it runs at boot.
+# main.py for a board: publish readings to the MQTT broker secrets.py names.
+# Wi-Fi is joined before this runs, by boot.py (ports/boot.py, which `make deploy` copies with secrets.py).
+# Upload it with the mqtt_*.py files and uasyncore (see README.md); it runs at boot.
 import mqtt_service
 
 try:
-    import network
-except ImportError:
-    network = None  # not a board (or no Wi-Fi): the network is whatever the host has
-
-try:
-    import secrets  # WIFI_SSID, WIFI_PASSWORD, MQTT_BROKER and the optional MQTT_* below; kept out of git
+    import secrets  # MQTT_BROKER and the optional MQTT_* below; kept out of git
 except ImportError:
     secrets = None
 
@@ -25,22 +21,6 @@ def setting(name, default=None):
     return getattr(secrets, name, default)
 
 
-# Join the access point in secrets.py; give up after `timeout` seconds (the client retries anyway).
-def join_wifi(timeout=20):
-    import time
-
-    wlan = network.WLAN(network.STA_IF)
-    wlan.active(True)
-    if not wlan.isconnected():
-        wlan.connect(secrets.WIFI_SSID, secrets.WIFI_PASSWORD)
-        start = time.ticks_ms()
-        while not wlan.isconnected() and time.ticks_diff(time.ticks_ms(), start) < timeout * 1000:
-            time.sleep_ms(200)
-    print("wifi:", wlan.ifconfig()[0] if wlan.isconnected() else "not connected")
-
-
-if network is not None and setting("WIFI_SSID"):
-    join_wifi()
 broker = setting("MQTT_BROKER")
 if not broker:
     raise SystemExit("mqtt: put MQTT_BROKER = 'address of your broker' in secrets.py")
