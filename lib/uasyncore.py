@@ -41,6 +41,7 @@ _ACCEPT_EXHAUSTED = (EMFILE, ENFILE, ENOBUFS, ENOMEM)
 _READ = POLLIN | POLLPRI
 _CLOSED = POLLHUP | POLLERR | POLLNVAL
 
+RECV_SIZE = _port.RECV_SIZE  # a recv() size that suits this port's memory (asynchat reads this much)
 ACCEPT_BURST = 16  # connections one listener may take in one pass
 ACCEPT_BACKOFF = 1.0  # seconds a listener rests after running out of descriptors
 
@@ -868,47 +869,72 @@ class dispatcher:
 
 class dispatcher_with_send(dispatcher):
     # A dispatcher whose send() queues what the socket cannot take yet.
-    _out = b""
+    _chunks = ()  # the queued output, in pieces; the first one is sent from _head on
+    _head = 0
+    _queued = 0  # bytes queued
 
     def __init__(self, sock=None, map=None):
         dispatcher.__init__(self, sock, map)
         self.out_buffer = b""
 
-    # The queued output. Setting it tells the poller, so writable() need not be asked every pass.
+    # The queued output, as one bytes (a copy: reading it costs what is queued).
     @property
     def out_buffer(self):
-        return self._out
+        if not self._queued:
+            return b""
+        return b"".join([bytes(memoryview(self._chunks[0])[self._head :])] + self._chunks[1:])
 
+    # Replacing it tells the poller, so writable() need not be asked every pass.
     @out_buffer.setter
     def out_buffer(self, data):
-        was = self._out
-        self._out = data
-        if bool(was) != bool(data):
-            self.interest_changed()
-        self._output_level(len(data))
+        was = self._queued
+        self._chunks = [bytes(data)] if data else []
+        self._head = 0
+        self._queued = len(data)
+        self._queue_changed(was)
 
+    def _queue_changed(self, was):
+        if bool(was) != bool(self._queued):
+            self.interest_changed()
+        self._output_level(self._queued)
+
+    # Send up to 64 KiB of the queue, without copying it.
     def initiate_send(self):
-        out = self._out
-        sent = dispatcher.send(self, out[:65536] if len(out) > 65536 else out)
+        if not self._queued:
+            return
+        first = self._chunks[0]
+        head = self._head
+        piece = first if not head and len(first) <= 65536 else memoryview(first)[head : head + 65536]
+        sent = dispatcher.send(self, piece)
         if sent:
-            self.out_buffer = out[sent:]
+            head += sent
+            if head >= len(first):
+                self._chunks.pop(0)
+                head = 0
+            self._head = head
+            self._queued -= sent
+            self._queue_changed(self._queued + sent)
 
     def handle_write(self):
         self.initiate_send()
 
     def writable(self):
-        return not self.connected or len(self._out) > 0
+        return not self.connected or self._queued > 0
 
     # Send what the socket takes now; queue the rest.
     def send(self, data):
         if self.debug:
             self.log_info("sending %s" % repr(data))
-        if not self._out:
+        if not self._queued:
             sent = dispatcher.send(self, data[:65536] if len(data) > 65536 else data)
             if sent >= len(data):
                 return
-            data = data[sent:]
-        self.out_buffer = self._out + data
+            data = memoryview(data)[sent:]
+        if not self._chunks:
+            self._chunks = []
+        self._chunks.append(bytes(data))  # a copy: the caller may reuse its buffer
+        self._queued += len(data)
+        self._queue_changed(self._queued - len(data))
 
 
 # Predicates whose answers change only where the core tells the poller (interest_changed).

@@ -96,7 +96,7 @@ class CPythonAdapterTest(AdapterChecks, unittest.TestCase):
 
 class UnixAdapterTest(AdapterChecks, unittest.TestCase):
     PORT = "unix"
-    MAX_CONNECTIONS = 32
+    MAX_CONNECTIONS = None
 
     def test_collect_is_the_garbage_collector(self):
         self.assertIs(self.port.collect, gc.collect)

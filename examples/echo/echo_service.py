@@ -5,7 +5,7 @@ import uasyncore
 class EchoHandler(uasyncore.dispatcher_with_send):
     # One client connection: send back whatever arrives.
     def handle_read(self):
-        data = self.recv(512)
+        data = self.recv(uasyncore.RECV_SIZE)
         if data:
             self.send(data)
 

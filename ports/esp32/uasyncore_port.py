@@ -70,6 +70,7 @@ POLLNVAL = 32
 MAX_CONNECTIONS = 5
 OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~100 KB heap)
 OUT_LOW = 1024  # ... and resume
+RECV_SIZE = 1024  # bytes a recv() asks for (each recv() allocates this much on the heap)
 
 collect = gc.collect
 

@@ -69,6 +69,7 @@ POLLNVAL = 32
 MAX_CONNECTIONS = 3
 OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~200 KB heap shared with lwIP)
 OUT_LOW = 1024  # ... and resume
+RECV_SIZE = 1024  # bytes a recv() asks for (each recv() allocates this much on the heap)
 
 collect = gc.collect
 

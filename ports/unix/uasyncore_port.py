@@ -39,9 +39,10 @@ POLLHUP = select.POLLHUP
 POLLNVAL = 32
 
 
-MAX_CONNECTIONS = 32  # a listener's default budget on the unix port (boards set theirs lower)
+MAX_CONNECTIONS = None  # the unix port is a host runtime, like CPython: no cap (boards set theirs)
 OUT_HIGH = 16384  # queued output per channel at which writers are told to pause (a board-like budget on the unix port)
 OUT_LOW = 4096  # ... and resume
+RECV_SIZE = 4096  # bytes a recv() asks for (the unix port: room for many connections at 128K)
 
 collect = gc.collect
 
