@@ -75,31 +75,26 @@ def _error(obj):
         obj.close()  # too little memory even to report: at least free the channel
 
 
-def read(obj):
+# Call one of obj's handle_*_event methods; its errors go to obj.handle_error().
+def _deliver(obj, event):
     try:
-        obj.handle_read_event()
+        event()
     except _reraised_exceptions:
         raise
     except Exception:
         _error(obj)
+
+
+def read(obj):
+    _deliver(obj, obj.handle_read_event)
 
 
 def write(obj):
-    try:
-        obj.handle_write_event()
-    except _reraised_exceptions:
-        raise
-    except Exception:
-        _error(obj)
+    _deliver(obj, obj.handle_write_event)
 
 
 def _exception(obj):
-    try:
-        obj.handle_expt_event()
-    except _reraised_exceptions:
-        raise
-    except Exception:
-        _error(obj)
+    _deliver(obj, obj.handle_expt_event)
 
 
 # Deliver one poll result; a hang-up that comes with data waits until the reads drain it.
@@ -118,7 +113,7 @@ def readwrite(obj, flags):
             obj.handle_close()
     except OSError as e:
         # a connect that fails is an error whatever its errno, as the connect-outcome rule says
-        if e.args[0] not in _DISCONNECTED or getattr(obj, "connecting", False):
+        if (e.args[0] if e.args else None) not in _DISCONNECTED or getattr(obj, "connecting", False):
             _error(obj)
         else:
             obj.handle_close()
@@ -132,10 +127,8 @@ def readwrite(obj, flags):
 def _connect_failed(obj, err):
     err = err or ECONNREFUSED
     try:
-        raise OSError(err, _strerror(err))
-    except _reraised_exceptions:
-        raise
-    except Exception:
+        raise OSError(err, _strerror(err))  # so that handle_error finds it in sys.exc_info()
+    except OSError:
         _error(obj)
 
 
@@ -930,6 +923,8 @@ class dispatcher_with_send(dispatcher):
             if sent >= len(data):
                 return
             data = memoryview(data)[sent:]
+        elif not data:
+            return  # nothing to queue: an empty piece would never leave the queue
         if not self._chunks:
             self._chunks = []
         self._chunks.append(bytes(data))  # a copy: the caller may reuse its buffer

@@ -129,6 +129,17 @@ class WatermarkTest(FlowTestCase):
         self.step()
         self.assertEqual(self.fake.mask(source.socket) & IN, IN)
 
+    def test_an_empty_send_behind_queued_data_does_not_stall_the_queue(self):
+        sock = FakeSocket(peer=PEER, send_plan=[0])
+        d = Sender(sock, self.m)
+        d.send(b"a")  # the socket takes nothing: queued
+        d.send(b"")
+        d.send(b"b")
+        for _ in range(5):
+            self.step((sock, OUT))
+        self.assertEqual(bytes(sock.sent), b"ab")
+        self.assertFalse(d.writable())
+
     def test_pause_and_resume_reading(self):
         d = Sender(FakeSocket(peer=PEER, inbox=[b"a", b"b"]), self.m)
         self.step()
