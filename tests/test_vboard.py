@@ -298,6 +298,35 @@ class LifecycleTest(unittest.TestCase):
         self.assert_nothing_left()
 
 
+@unittest.skipUnless(MICROPYTHON, "micropython not installed")
+@unittest.skipUnless(os.path.isdir("/proc"), "checks processes through /proc")
+class MakeRunTest(unittest.TestCase):
+    # What `make run` does: the http example on the virtual board, reached by curl at the URL printed.
+    def test_run_on_board_serves_http_and_prints_its_url(self):
+        state = tempfile.mkdtemp(prefix="vboard-run-")
+        self.addCleanup(shutil.rmtree, state, True)
+        self.addCleanup(tool, "vboard.py", "stop", "--dir", state)
+        build_mpy()
+        port = free_port()
+        out = subprocess.run([sys.executable, os.path.join(TOOLS, "run_on_board.py"), "http", "--port", str(port),
+                              "--vboard-dir", state, "--detach"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=STEP * 2)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        url = "http://127.0.0.1:%d/" % port
+        self.assertIn("open " + url, out.stdout)
+        if shutil.which("curl"):
+            page = subprocess.run(["curl", "-s", "-m", "10", url], capture_output=True, text=True, timeout=STEP)
+            api = subprocess.run(["curl", "-s", "-m", "10", url + "api/status"], capture_output=True, text=True,
+                                 timeout=STEP)
+            self.assertIn("<html", page.stdout)
+            self.assertIn('"readings"', api.stdout)
+        else:
+            import urllib.request
+
+            with urllib.request.urlopen(url + "api/status", timeout=10) as r:
+                self.assertIn(b'"readings"', r.read())
+
+
 def load_tool(name):
     import importlib.util
 
