@@ -12,6 +12,7 @@
 import argparse
 import glob
 import os
+import shutil
 import subprocess
 import sys
 
@@ -76,6 +77,7 @@ def report(built):
 # lib/, ports/unix/ and tests/ compiled under out/, same layout; the runner itself stays source.
 def build_tests(out):
     compiler = mpy_cross()
+    shutil.rmtree(out, ignore_errors=True)  # a test file removed from tests/ must not linger here
     count = 0
     examples = sorted(os.path.relpath(d, ROOT) for d in glob.glob(os.path.join(ROOT, "examples", "*", "")))
     for folder in ["lib", "ports/unix", "tests", "tests/mpy"] + examples:
