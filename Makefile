@@ -117,3 +117,12 @@ deploy: deps
 # it prints the address the board reports; Ctrl-C stops the service, and the virtual board if it started it.
 run-board: deps mpy
 	$(PYTHON) tools/run_on_board.py $(EXAMPLE) --port $(RUN_PORT) --heap $(VBOARD_HEAP) $(BOARD_ARGS)
+
+# Soak (not part of `make test`): the echo and control examples on host CPython and on micropython at
+# $(HEAP) (compiled core), many concurrent loopback clients for SECONDS; prints a table of connections,
+# bytes lost / duplicated, leaked descriptors and memory before and after (tools/soak.py).
+SECONDS ?= 60
+
+.PHONY: soak
+soak: deps
+	$(PYTHON) tools/soak.py --seconds $(SECONDS) --micropython $(MICROPYTHON) --heap $(HEAP)

@@ -1,0 +1,30 @@
+# asyncio Protocol echo on CPython, on the default loop or (--uvloop) on uvloop.
+# usage: python3 asyncio_echo.py PORT [--uvloop]
+# asyncio and uvloop choose their own read size (256 KiB) and set TCP_NODELAY themselves.
+import asyncio
+import sys
+
+
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+
+async def main(port, name):
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Echo, "127.0.0.1", port, backlog=128, reuse_address=True)
+    print("ready %d %s" % (port, name), flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+port = int(sys.argv[1])
+if "--uvloop" in sys.argv:
+    import uvloop
+
+    uvloop.run(main(port, "uvloop " + uvloop.__version__))
+else:
+    asyncio.run(main(port, "asyncio"))
