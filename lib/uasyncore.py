@@ -636,16 +636,32 @@ class dispatcher:
         try:
             data = self.socket.recv(buffer_size)
         except OSError as why:
-            if why.args[0] in _DISCONNECTED:
-                self.handle_close()
-                return b""
-            raise
-        if not data:
-            self.handle_close()  # the peer closed its side
-            return b""
+            return self._recv_failed(why, b"")
+        return data if self._received(len(data)) else b""
+
+    # recv() into a buffer the caller owns (a bytearray or memoryview): the number of bytes, 0 once
+    # the peer has closed. On MicroPython a read then allocates nothing.
+    def recv_into(self, buffer):
+        try:
+            n = _port.recv_into(self.socket, buffer)
+        except OSError as why:
+            return self._recv_failed(why, 0)
+        return n if self._received(n) else 0
+
+    def _recv_failed(self, why, nothing):
+        if why.args[0] in _DISCONNECTED:
+            self.handle_close()
+            return nothing
+        raise why
+
+    # Whether n bytes arrived; none means the peer closed its side.
+    def _received(self, n):
+        if not n:
+            self.handle_close()
+            return False
         if self._idle_timer is not None:
             self._last_io = _port.ticks_ms()
-        return data
+        return True
 
     def close(self):
         self.connected = False

@@ -78,6 +78,17 @@ class FakeSocket:
             item = item[:n]
         return item
 
+    def recv_into(self, buf):
+        data = self.recv(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    # MicroPython's stream method: None when nothing is waiting.
+    def readinto(self, buf):
+        if not self.inbox:
+            return None
+        return self.recv_into(buf)
+
     def send(self, data):
         if self.error:
             err, self.error = self.error, 0

@@ -62,3 +62,53 @@ class IdlePassTest(unittest.TestCase):
         before = gc.mem_alloc()
         uasyncore.loop(timeout=0, count=1000, map=m)
         self.assertEqual(gc.mem_alloc() - before, 0)
+
+    def test_echo_serves_on_a_heap_with_no_block_as_big_as_a_receive(self):
+        # the echo example reads with recv_into into one buffer made at import: on a fragmented heap,
+        # where recv(RECV_SIZE) cannot find a contiguous RECV_SIZE bytes, it still serves
+        import sys
+
+        sys.path.insert(0, support.ROOT + "/examples/echo")
+        import echo_service
+
+        m = {}
+        self.addCleanup(uasyncore.close_all, m)
+        server = echo_service.EchoServer(support.HOST, support.free_port(), map=m)
+        c = support.client(server.addr[1])
+        self.addCleanup(c.close)
+        c.setblocking(False)
+        self.assertTrue(support.run_until(lambda: len(m) == 2, map=m))
+        holes = fragment_heap()
+        with self.assertRaises(MemoryError):
+            bytearray(uasyncore.RECV_SIZE)
+        c.send(b"ping" * 16)
+        got = b""
+        for _ in range(50):
+            uasyncore.loop(timeout=0.05, count=1, map=m)
+            try:
+                got += c.recv(64)
+            except OSError:
+                pass  # nothing yet
+            if len(got) >= 64:
+                break
+        del holes
+        self.assertEqual(got, b"ping" * 16)
+        self.assertEqual(len(m), 2, "the connection is still served")
+
+
+# Fill the heap with 200-byte blocks chained together, then drop every other one: afterwards only
+# holes that small are free. Returns the chain, which keeps them apart until it is dropped.
+def fragment_heap():
+    gc.collect()
+    head = None
+    try:
+        while True:
+            head = [head, bytearray(200)]
+    except MemoryError:
+        pass
+    node = head
+    while node is not None and node[0] is not None:
+        node[0] = node[0][0]
+        node = node[0]
+    gc.collect()
+    return head

@@ -281,6 +281,24 @@ class BudgetTest(FlowTestCase):
         self.assertEqual(listener.open_connections, 2)
 
 
+class RecvIntoTest(FlowTestCase):
+    def test_fills_the_buffer_and_closes_at_end_of_stream_or_reset(self):
+        for inbox in ([b"abc", b""], [b"abc", oserror(support.ECONNRESET)]):
+            d = Sender(FakeSocket(peer=PEER, inbox=inbox), self.m)
+            d.set_idle_timeout(5)
+            buf = bytearray(8)
+            self.assertEqual(d.recv_into(buf), 3)
+            self.assertEqual(bytes(buf[:3]), b"abc")
+            self.assertEqual(d.recv_into(memoryview(buf)[3:]), 0)
+            self.assertTrue(d.socket.closed)
+            self.assertEqual(self.m, {})
+
+    def test_nothing_waiting_is_an_error_like_recv(self):
+        d = Sender(FakeSocket(peer=PEER), self.m)
+        with self.assertRaises(OSError):
+            d.recv_into(bytearray(4))
+
+
 class ResetBeforeSetupTest(FlowTestCase):
     def test_a_client_gone_before_its_channel_is_made_gives_its_slot_back(self):
         gone = FakeSocket()

@@ -3,11 +3,14 @@ import uasyncore
 
 
 class EchoHandler(uasyncore.dispatcher_with_send):
+    # One buffer for all connections: each read is sent, or queued as a copy, before the next one.
+    buffer = memoryview(bytearray(uasyncore.RECV_SIZE))
+
     # One client connection: send back whatever arrives.
     def handle_read(self):
-        data = self.recv(uasyncore.RECV_SIZE)
-        if data:
-            self.send(data)
+        n = self.recv_into(self.buffer)
+        if n:
+            self.send(self.buffer[:n])
 
 
 class EchoServer(uasyncore.dispatcher):

@@ -68,6 +68,11 @@ def peername(sock):
     return sock.getpeername()
 
 
+# recv() into a buffer the caller owns: the count, 0 at end of stream.
+def recv_into(sock, buf):
+    return sock.recv_into(buf)
+
+
 # connect() without raising: 0 or an errno.
 def connect_ex(sock, addr):
     err = sock.connect_ex(addr)

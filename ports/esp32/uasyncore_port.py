@@ -105,6 +105,14 @@ def peername(sock):
     return None
 
 
+# recv() into a buffer the caller owns, so a read allocates nothing: the count, 0 at end of stream.
+def recv_into(sock, buf):
+    n = sock.readinto(buf)  # None when nothing is waiting
+    if n is None:
+        raise OSError(EAGAIN, "EAGAIN")
+    return n
+
+
 # connect() without raising: 0 or an errno.
 def connect_ex(sock, addr):
     try:
