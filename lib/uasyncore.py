@@ -110,7 +110,10 @@ def readwrite(obj, flags):
         if flags & POLLPRI:
             obj.handle_expt_event()
         if flags & _CLOSED and not flags & POLLIN:
-            obj.handle_close()
+            if getattr(obj, "_reading_paused", False):
+                obj.resume_reading()  # input is still waiting: read it, the reads then close
+            else:
+                obj.handle_close()
     except OSError as e:
         # a connect that fails is an error whatever its errno, as the connect-outcome rule says
         if (e.args[0] if e.args else None) not in _DISCONNECTED or getattr(obj, "connecting", False):
@@ -217,6 +220,9 @@ class _Poller:
             self._set(key, mask)
         except MemoryError:
             _port.collect()
+            if getattr(obj, "accepting", False):
+                self.pause(obj, ACCEPT_BACKOFF)  # a listener is never given up: it rests and tries again
+                return
             obj.log_info("out of memory registering %r: closing it" % (obj,), "error")
             obj.close()
 
@@ -502,7 +508,12 @@ class dispatcher:
             owner.open_connections += 1
         if sock:
             sock.setblocking(False)
-            self.set_socket(sock, map)
+            try:
+                self.set_socket(sock, map)
+            except BaseException:
+                self._forget()  # a half-made channel gives its listener slot back
+                self.del_channel(map)
+                raise
             self.connected = True
             try:
                 self.addr = _port.peername(sock)
@@ -648,8 +659,12 @@ class dispatcher:
             return self._recv_failed(why, 0)
         return n if self._received(n) else 0
 
+    # A read that failed: nothing yet (a spurious wake-up), the peer gone, or an error to raise.
     def _recv_failed(self, why, nothing):
-        if why.args[0] in _DISCONNECTED:
+        err = why.args[0] if why.args else None
+        if err in _WOULDBLOCK:
+            return nothing
+        if err in _DISCONNECTED:
             self.handle_close()
             return nothing
         raise why
@@ -664,9 +679,13 @@ class dispatcher:
         return True
 
     def close(self):
-        self.connected = False
-        self.accepting = False
-        self.connecting = False
+        # only what changes: on a full heap, a new instance attribute is an allocation that can fail
+        if self.connected:
+            self.connected = False
+        if self.accepting:
+            self.accepting = False
+        if self.connecting:
+            self.connecting = False
         self._forget()
         self.del_channel()
         if self.socket is not None:

@@ -293,10 +293,11 @@ class RecvIntoTest(FlowTestCase):
             self.assertTrue(d.socket.closed)
             self.assertEqual(self.m, {})
 
-    def test_nothing_waiting_is_an_error_like_recv(self):
+    def test_nothing_waiting_is_nothing_read_and_the_channel_stays(self):
         d = Sender(FakeSocket(peer=PEER), self.m)
-        with self.assertRaises(OSError):
-            d.recv_into(bytearray(4))
+        self.assertEqual(d.recv_into(bytearray(4)), 0)
+        self.assertFalse(d.socket.closed)
+        self.assertIn(d, self.m.values())
 
 
 class ResetBeforeSetupTest(FlowTestCase):

@@ -61,8 +61,8 @@ def sockaddr(addr):
 
 # An address as accept() gave it (a packed sockaddr), as (host, port).
 def peer_address(addr):
-    if isinstance(addr, tuple):
-        return addr
+    if not isinstance(addr, (bytes, bytearray)):
+        return addr  # already decoded (or none at all)
     family, ip, port = socket.sockaddr(addr)
     return (socket.inet_ntop(family, ip), port)
 
