@@ -121,15 +121,39 @@ class UnixAdapterTest(AdapterChecks, unittest.TestCase):
         self.assertEqual(os_poll.entries, {sock: self.port.POLLIN})
         self.assertEqual(list(p.wait(0)), [])
 
-    def test_register_that_keeps_failing_leaves_no_entry(self):
-        log = []
-        sock = object()
-        os_poll = FakePoll(log, fail_on=sock)
+    def fake_poll(self, failures):
+        # select.poll of the unix port: each failure is "table" (growing the map failed: the key was
+        # never added) or "object" (the key is in, its poll object is not: a half-made entry)
+        os_poll = FakePoll([])
+        real_register = os_poll.register
+
+        def register(obj, mask):
+            if failures:
+                if failures.pop(0) == "object":
+                    os_poll.entries[obj] = None
+                raise MemoryError()
+            real_register(obj, mask)
+
+        os_poll.register = register
         patch(self, self.port, select=select_with(os_poll))
-        p = self.port.Poller()
+        return self.port.Poller(), os_poll
+
+    def test_the_reserve_completes_an_entry_when_nothing_else_frees_room(self):
+        p, os_poll = self.fake_poll(["object", "object"])
+        sock = object()
+        p.register(sock, self.port.POLLIN)
+        self.assertEqual(os_poll.entries, {sock: self.port.POLLIN})
+        self.assertIsNone(p._reserve, "the reserve was given up for it")
+        p.register(object(), self.port.POLLIN)
+        self.assertIsNotNone(p._reserve, "and taken back at the next registration that finds room")
+
+    def test_a_table_that_cannot_grow_leaves_no_entry(self):
+        p, os_poll = self.fake_poll(["table", "table", "table"])
+        sock = object()
         with self.assertRaises(MemoryError):
             p.register(sock, self.port.POLLIN)
         self.assertEqual(os_poll.entries, {})
+        self.assertEqual(list(p.wait(0)), [])
 
     def test_etimedout_is_linuxs(self):
         self.assertEqual(self.port.ETIMEDOUT, 110)

@@ -130,23 +130,43 @@ def tb_entries(exc):
 ##### the poller
 
 
+RESERVE = 512  # bytes the poller holds back for completing a registration that ran out of memory
+
+
 class Poller:
     # One select.poll for the life of a channel map; ipoll allocates nothing per pass.
     def __init__(self):
         self._os = select.poll()
+        self._reserve = bytearray(RESERVE)  # memory to give back when a registration must be completed
 
-    # A MemoryError inside register() leaves a half-made entry that crashes a later ipoll(): after a
-    # collection, registering again completes it; if that fails too, take it out and give up.
+    # A MemoryError inside register() can leave a half-made entry (the key in, no poll object), on
+    # which ipoll(), modify() and unregister() all crash. Registering again completes it; a reserve
+    # freed for the last try makes room for that. Only when even that fails was the key never added
+    # (growing the table failed first), so there is nothing to undo.
     def register(self, sock, mask):
         try:
             self._os.register(sock, mask)
         except MemoryError as e:
             gc.collect()
+            if self._retry(sock, mask):
+                return
+            self._reserve = None  # the last resort: room for the poll object
+            gc.collect()
+            if self._retry(sock, mask):
+                return
+            raise e
+        if self._reserve is None:
             try:
-                self._os.register(sock, mask)
+                self._reserve = bytearray(RESERVE)
             except MemoryError:
-                self.unregister(sock)
-                raise e
+                pass
+
+    def _retry(self, sock, mask):
+        try:
+            self._os.register(sock, mask)
+        except MemoryError:
+            return False
+        return True
 
     def modify(self, sock, mask):
         self._os.modify(sock, mask)
