@@ -130,7 +130,7 @@ def tb_entries(exc):
 ##### the poller
 
 
-RESERVE = 512  # bytes the poller holds back for completing a registration that ran out of memory
+RESERVE = 128  # bytes the poller holds back for completing a registration that ran out of memory
 
 
 class Poller:
