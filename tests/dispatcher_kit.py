@@ -60,28 +60,8 @@ def step(m, fake, *events):
     uasyncore.loop(timeout=0, count=1, map=m)
 
 
-class CountingPoller(support.FakePoller):
-    # A FakePoller that also logs every register/modify/unregister call.
-    def __init__(self):
-        support.FakePoller.__init__(self)
-        self.calls = []
-
-    def register(self, key, mask):
-        self.calls.append(("register", key, mask))
-        support.FakePoller.register(self, key, mask)
-
-    def modify(self, key, mask):
-        self.calls.append(("modify", key, mask))
-        support.FakePoller.modify(self, key, mask)
-
-    def unregister(self, key):
-        self.calls.append(("unregister", key, 0))
-        support.FakePoller.unregister(self, key)
-
-    # The calls made for sock, as (name, mask) pairs.
-    def calls_for(self, sock):
-        key = _port.key(sock)
-        return [(c[0], c[2]) for c in self.calls if c[1] == key]
+# support.FakePoller logs every register/modify/unregister call.
+CountingPoller = support.FakePoller
 
 
 class FakeTestCase(unittest.TestCase):

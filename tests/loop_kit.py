@@ -20,24 +20,11 @@ HANGUP = uasyncore.POLLHUP  # the peer hung up and nothing is left to read: hand
 PEER = ("10.0.0.2", 4321)
 
 
-# A FakePoller that logs every register/modify/unregister and what was registered at each wait.
+# A FakePoller (which logs every register/modify/unregister) that also keeps what was registered at each wait.
 class LoggingPoller(support.FakePoller):
     def __init__(self):
         super().__init__()
-        self.calls = []  # (operation, key, mask)
         self.at_wait = []  # a copy of the registrations at each wait()
-
-    def register(self, k, mask):
-        self.calls.append(("register", k, mask))
-        support.FakePoller.register(self, k, mask)
-
-    def modify(self, k, mask):
-        self.calls.append(("modify", k, mask))
-        support.FakePoller.modify(self, k, mask)
-
-    def unregister(self, k):
-        self.calls.append(("unregister", k, 0))
-        support.FakePoller.unregister(self, k)
 
     def wait(self, ms):
         self.at_wait.append(dict(self.masks))

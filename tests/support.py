@@ -144,17 +144,31 @@ class FakePoller:
         self.masks = {}
         self.script = []  # one list of (socket, flags) per wait()
         self.waits = []  # the timeout (ms) of the latest waits
+        self.calls = []  # the latest register/modify/unregister calls: (operation, key, mask)
 
     def register(self, key, mask):
         assert key not in self.masks, "registered twice"
+        self._log("register", key, mask)
         self.masks[key] = mask
 
     def modify(self, key, mask):
         assert key in self.masks, "modify before register"
+        self._log("modify", key, mask)
         self.masks[key] = mask
 
     def unregister(self, key):
+        self._log("unregister", key, 0)
         del self.masks[key]
+
+    def _log(self, operation, key, mask):
+        if len(self.calls) >= 64:
+            del self.calls[:32]  # the recent ones are what tests read; a small heap has no room for all
+        self.calls.append((operation, key, mask))
+
+    # The register/modify/unregister calls made for sock, as (operation, mask) pairs.
+    def calls_for(self, sock):
+        key = _port.key(sock)
+        return [(c[0], c[2]) for c in self.calls if c[1] == key]
 
     # Like an OS poller, report only registered sockets, and of them only the flags asked for.
     def wait(self, ms):
