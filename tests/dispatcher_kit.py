@@ -60,8 +60,9 @@ def step(m, fake, *events):
     uasyncore.loop(timeout=0, count=1, map=m)
 
 
-# support.FakePoller logs every register/modify/unregister call.
-CountingPoller = support.FakePoller
+# A FakePoller that logs every register/modify/unregister call.
+class CountingPoller(support.FakePoller):
+    log_calls = True
 
 
 class FakeTestCase(unittest.TestCase):

@@ -22,6 +22,8 @@ PEER = ("10.0.0.2", 4321)
 
 # A FakePoller (which logs every register/modify/unregister) that also keeps what was registered at each wait.
 class LoggingPoller(support.FakePoller):
+    log_calls = True
+
     def __init__(self):
         super().__init__()
         self.at_wait = []  # a copy of the registrations at each wait()
