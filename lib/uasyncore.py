@@ -631,17 +631,31 @@ class dispatcher:
     def send(self, data):
         try:
             sent = self.socket.send(data)
-            if sent and self._idle_timer is not None:
-                self._last_io = _port.ticks_ms()
-            return sent
         except OSError as why:
-            err = why.args[0]
-            if err in _WOULDBLOCK:
-                return 0
-            if err in _DISCONNECTED:
-                self.handle_close()
-                return 0
-            raise
+            return self._send_failed(why)
+        if sent and self._idle_timer is not None:
+            self._last_io = _port.ticks_ms()
+        return sent
+
+    # send() of buffer[:n] without slicing it: on MicroPython such a send allocates nothing.
+    def send_from(self, buffer, n):
+        try:
+            sent = _port.send_part(self.socket, buffer, n)
+        except OSError as why:
+            return self._send_failed(why)
+        if sent and self._idle_timer is not None:
+            self._last_io = _port.ticks_ms()
+        return sent
+
+    # A send that failed: no room yet (0), the peer gone (0, closed), or an error to raise.
+    def _send_failed(self, why):
+        err = why.args[0] if why.args else None
+        if err in _WOULDBLOCK:
+            return 0
+        if err in _DISCONNECTED:
+            self.handle_close()
+            return 0
+        raise why
 
     def recv(self, buffer_size):
         try:
@@ -960,6 +974,18 @@ class dispatcher_with_send(dispatcher):
             data = memoryview(data)[sent:]
         elif not data:
             return  # nothing to queue: an empty piece would never leave the queue
+        self._enqueue(data)
+
+    # Send buffer[:n] as send() would, without slicing it when the socket takes it all.
+    def send_from(self, buffer, n):
+        if self._queued or n > 65536:
+            self.send(memoryview(buffer)[:n])
+            return
+        sent = dispatcher.send_from(self, buffer, n)
+        if sent < n:
+            self._enqueue(memoryview(buffer)[sent:n])
+
+    def _enqueue(self, data):
         if not self._chunks:
             self._chunks = []
         self._chunks.append(bytes(data))  # a copy: the caller may reuse its buffer

@@ -80,6 +80,10 @@ class FakeSocket:
             item = item[:n]
         return item
 
+    # MicroPython's stream method: write(buf, n) sends buf[:n].
+    def write(self, buf, n):
+        return self.send(memoryview(buf)[:n])
+
     def recv_into(self, buf):
         data = self.recv(len(buf))
         buf[: len(data)] = data

@@ -96,6 +96,46 @@ class IdlePassTest(unittest.TestCase):
         self.assertEqual(len(m), 2, "the connection is still served")
 
 
+    def test_an_echo_round_trip_allocates_nothing(self):
+        # recv_into + send_from in the echo example, and a client that reuses its buffers too
+        import sys
+
+        sys.path.insert(0, support.ROOT + "/examples/echo")
+        import echo_service
+
+        m = {}
+        self.addCleanup(uasyncore.close_all, m)
+        server = echo_service.EchoServer(support.HOST, support.free_port(), map=m)
+        c = support.client(server.addr[1])
+        self.addCleanup(c.close)
+        self.assertTrue(support.run_until(lambda: len(m) == 2, map=m))
+        c.setblocking(False)
+        msg = b"x" * 64
+        back = bytearray(64)
+
+        def round_trip():
+            c.write(msg)
+            got = 0
+            passes = 100000  # timeout 0: a float timeout would allocate in loop() itself
+            while got < 64 and passes:
+                uasyncore.loop(timeout=0, count=1, map=m)
+                got += c.readinto(back) or 0
+                passes -= 1
+            self.assertEqual(got, 64)
+
+        round_trip()
+        gc.collect()
+        gc.disable()
+        try:
+            before = gc.mem_alloc()
+            for _ in range(20):
+                round_trip()
+            grown = gc.mem_alloc() - before
+        finally:
+            gc.enable()
+        self.assertEqual(grown, 0, "bytes allocated by 20 echo round trips")
+
+
 # Fill the heap with 200-byte blocks chained together, then drop every other one: afterwards only
 # holes that small are free. Returns the chain, which keeps them apart until it is dropped.
 def fragment_heap():

@@ -653,7 +653,7 @@ class LineProducer:
 
 class LineServerChannel(uasynchat.async_chat):
     # Echoes each line; "BLOB <n>" switches to counting n bytes, checked as they arrive.
-    ac_in_buffer_size = 2048  # MicroPython's recv() allocates the full size it is asked for
+    ac_in_buffer_size = 1024  # MicroPython's recv() allocates the full size it is asked for
 
     def __init__(self, sock, map, server):
         uasynchat.async_chat.__init__(self, sock, map)
@@ -713,7 +713,7 @@ class LineServer(uasyncore.dispatcher):
 
 
 class LineClient(uasynchat.async_chat):
-    ac_in_buffer_size = 2048
+    ac_in_buffer_size = 1024
 
     def __init__(self, map, blob):
         uasynchat.async_chat.__init__(self, map=map)

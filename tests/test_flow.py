@@ -300,6 +300,26 @@ class RecvIntoTest(FlowTestCase):
         self.assertIn(d, self.m.values())
 
 
+class SendFromTest(FlowTestCase):
+    def test_sends_part_of_a_buffer_and_queues_what_the_socket_did_not_take(self):
+        sock = FakeSocket(peer=PEER, send_plan=[3, oserror(EAGAIN)])
+        d = Sender(sock, self.m)
+        buf = bytearray(b"abcdefghij")
+        d.send_from(buf, 6)  # 3 go, "def" is queued as a copy
+        buf[:] = b"XXXXXXXXXX"  # the caller reuses its buffer at once
+        d.send_from(buf, 2)  # behind the queue
+        self.assertEqual(d.out_buffer, b"defXX")
+        for _ in range(3):
+            self.step((sock, OUT))
+        self.assertEqual(bytes(sock.sent), b"abcdefXX")
+        self.assertFalse(d.writable())
+
+    def test_a_peer_gone_closes_like_send(self):
+        d = Sender(FakeSocket(peer=PEER, send_plan=[oserror(support.EPIPE)]), self.m)
+        self.assertEqual(uasyncore.dispatcher.send_from(d, b"abc", 2), 0)
+        self.assertTrue(d.socket.closed)
+
+
 class ResetBeforeSetupTest(FlowTestCase):
     def test_a_client_gone_before_its_channel_is_made_gives_its_slot_back(self):
         gone = FakeSocket()

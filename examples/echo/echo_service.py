@@ -10,7 +10,7 @@ class EchoHandler(uasyncore.dispatcher_with_send):
     def handle_read(self):
         n = self.recv_into(self.buffer)
         if n:
-            self.send(self.buffer[:n])
+            self.send_from(self.buffer, n)
 
 
 class EchoServer(uasyncore.dispatcher):

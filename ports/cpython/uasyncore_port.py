@@ -73,6 +73,11 @@ def recv_into(sock, buf):
     return sock.recv_into(buf)
 
 
+# send() of buf[:n].
+def send_part(sock, buf, n):
+    return sock.send(memoryview(buf)[:n])
+
+
 # connect() without raising: 0 or an errno.
 def connect_ex(sock, addr):
     err = sock.connect_ex(addr)

@@ -113,6 +113,14 @@ def recv_into(sock, buf):
     return n
 
 
+# send() of buf[:n] without slicing it (the stream's write(buf, n)): the count sent.
+def send_part(sock, buf, n):
+    sent = sock.write(buf, n)  # None when the socket takes nothing now
+    if sent is None:
+        raise OSError(EAGAIN, "EAGAIN")
+    return sent
+
+
 # connect() without raising: 0 or an errno.
 def connect_ex(sock, addr):
     try:
