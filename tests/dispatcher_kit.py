@@ -9,37 +9,10 @@ import unittest
 
 import uasyncore
 from support import HOST, FakeSocket
+from recorder import Recorder  # noqa: F401  (also for the test modules)
 
 _port = uasyncore._port
 PEER = (HOST, 4321)
-
-
-class Recorder(uasyncore.dispatcher):
-    # Records its callbacks and log lines; leaves readable()/writable() alone (a "plain" channel).
-    def __init__(self, sock=None, map=None):
-        self.events = []
-        self.logged = []
-        uasyncore.dispatcher.__init__(self, sock, map)
-
-    def log_info(self, message, type="info"):
-        self.logged.append((type, message))
-
-    def handle_connect(self):
-        self.events.append(("connect", self.connected))
-
-    def handle_read(self):
-        self.events.append("read")
-
-    def handle_write(self):
-        self.events.append("write")
-
-    def handle_close(self):
-        self.events.append("close")
-        self.close()
-
-    def handle_error(self):
-        self.events.append("error")
-        uasyncore.dispatcher.handle_error(self)  # the default: log, then handle_close
 
 
 # A channel on a FakeSocket that is not connected yet.

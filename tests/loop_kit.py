@@ -8,7 +8,7 @@ import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 import unittest
 
 import uasyncore
-
+from recorder import Recorder  # noqa: F401  (also for the test modules)
 
 _port = uasyncore._port
 key = _port.key
@@ -37,23 +37,6 @@ class LoggingPoller(support.FakePoller):
         calls = self.calls
         self.calls = []
         return calls
-
-
-# A dispatcher that records the events it gets and keeps dispatcher's readable()/writable().
-class Recorder(uasyncore.dispatcher):
-    def __init__(self, sock=None, map=None):
-        self.events = []
-        uasyncore.dispatcher.__init__(self, sock, map)
-
-    def handle_read(self):
-        self.events.append("read")
-
-    def handle_write(self):
-        self.events.append("write")
-
-    def handle_close(self):
-        self.events.append("close")
-        self.close()
 
 
 # A Recorder whose interest the test sets, and which counts how often the loop asks for it.
