@@ -1,8 +1,9 @@
 # Run the project's unittest files under MicroPython (CPython uses pytest).
-# From the repo root:  micropython tests/run_mpy.py [tests/test_x.py ...] [-k substring]
+# From the repo root:  micropython tests/run_mpy.py [tests/test_x.py ...] [-k substring] [--list]
 # With no files it runs tests/test_*.py.  -k keeps tests whose
 # "module.Class.test_name" contains substring.  Exit status 1 if any test
-# failed or errored, or if no test ran.
+# failed or errored, or if no test ran.  --list prints "module.Class" of each
+# test class instead of running them (tools/heaprun.py runs each in its own process).
 import gc
 import os
 import sys
@@ -22,6 +23,9 @@ import unittest  # noqa: E402  (needs the sys.path set above)
 def parse_args(argv):
     args = list(argv)
     pattern = None
+    listing = '--list' in args
+    if listing:
+        args.remove('--list')
     if '-k' in args:
         i = args.index('-k')
         if i + 1 == len(args):
@@ -29,7 +33,7 @@ def parse_args(argv):
             sys.exit(2)
         pattern = args[i + 1]
         del args[i:i + 2]
-    return [module_name(arg) for arg in args], pattern
+    return [module_name(arg) for arg in args], pattern, listing
 
 
 # "tests/test_x.py" -> "test_x" (the tests directory is on sys.path).
@@ -46,9 +50,18 @@ def discover():
 
 # Import and run each module; an import error counts as one failure, SkipTest as one skip.
 def main():
-    names, pattern = parse_args(sys.argv[1:])
+    names, pattern, listing = parse_args(sys.argv[1:])
     results = unittest.Results()
     for name in names or discover():
+        if listing:
+            try:
+                module = __import__(name)
+            except unittest.SkipTest:
+                print(name)  # skipped whole: run as one
+                continue
+            for cls in unittest.test_classes(module):
+                print('%s.%s' % (name, cls.__name__))
+            continue
         try:
             module = __import__(name)
         except unittest.SkipTest as exc:
@@ -65,7 +78,8 @@ def main():
         # a test module is not needed once it has run: free it for the next (a board-sized heap)
         sys.modules.pop(name, None)
         gc.collect()
-    results.finish()
+    if not listing:
+        results.finish()
 
 
 if __name__ == '__main__':

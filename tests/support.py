@@ -59,6 +59,7 @@ class FakeSocket:
         self.closed = False
         self.blocking = True
         self.recv_sizes = []
+        self.stalled = False  # True: send() takes nothing (a peer that stopped reading)
 
     def fileno(self):
         return -1 if self.closed else self.fd
@@ -99,7 +100,7 @@ class FakeSocket:
         if self.error:
             err, self.error = self.error, 0
             raise oserror(err)
-        if not data:
+        if not data or self.stalled:
             return 0
         limit = self.send_plan.pop(0) if self.send_plan else len(data)
         if isinstance(limit, Exception):

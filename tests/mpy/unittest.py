@@ -310,14 +310,20 @@ def _run_test(cls, name, results):
         results.add_pass()
 
 
+# The class's test* method names, sorted, those whose "module.Class.name" contains pattern.
+def test_names(cls, pattern=None):
+    prefix = '%s.%s.' % (cls.__module__, cls.__name__)
+    # dir() on a MicroPython class includes inherited attributes, as on CPython.
+    return [name for name in sorted(dir(cls))
+            if name.startswith('test') and callable(getattr(cls, name))
+            and (pattern is None or pattern in prefix + name)]
+
+
 # Run the class's test* methods (sorted, filtered by substring pattern) between
 # setUpClass and tearDownClass; SkipTest from setUpClass skips them all.
 def run_class(cls, results, pattern=None):
     prefix = '%s.%s.' % (cls.__module__, cls.__name__)
-    # dir() on a MicroPython class includes inherited attributes, as on CPython.
-    names = [name for name in sorted(dir(cls))
-             if name.startswith('test') and callable(getattr(cls, name))
-             and (pattern is None or pattern in prefix + name)]
+    names = test_names(cls, pattern)
     if not names:
         return
     reason = getattr(cls, '__unittest_skip_why__', None)
@@ -340,13 +346,20 @@ def run_class(cls, results, pattern=None):
         results.add_errors(excs, cls.failureException)
 
 
-# Run the TestCase subclasses defined in module itself (not imported ones), sorted by name.
-def run_module(module, results, pattern=None):
+# The TestCase subclasses with tests defined in module itself (not imported ones), sorted by name.
+def test_classes(module):
+    found = []
     for name in sorted(dir(module)):
         obj = getattr(module, name)
         if (isinstance(obj, type) and issubclass(obj, TestCase)
-                and obj.__module__ == module.__name__):
-            run_class(obj, results, pattern)
+                and obj.__module__ == module.__name__ and test_names(obj)):
+            found.append(obj)
+    return found
+
+
+def run_module(module, results, pattern=None):
+    for cls in test_classes(module):
+        run_class(cls, results, pattern)
 
 
 # Run the TestCases of __main__ (for `if __name__ == '__main__': unittest.main()`).
