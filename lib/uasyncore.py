@@ -662,7 +662,11 @@ class dispatcher:
             data = self.socket.recv(buffer_size)
         except OSError as why:
             return self._recv_failed(why, b"")
-        return data if self._received(len(data)) else b""
+        if not data:
+            self.handle_close()  # the peer closed its side
+        elif self._idle_timer is not None:
+            self._last_io = _port.ticks_ms()
+        return data
 
     # recv() into a buffer the caller owns (a bytearray or memoryview): the number of bytes, 0 once
     # the peer has closed. On MicroPython a read then allocates nothing.
@@ -671,7 +675,11 @@ class dispatcher:
             n = _port.recv_into(self.socket, buffer)
         except OSError as why:
             return self._recv_failed(why, 0)
-        return n if self._received(n) else 0
+        if not n:
+            self.handle_close()
+        elif self._idle_timer is not None:
+            self._last_io = _port.ticks_ms()
+        return n
 
     # A read that failed: nothing yet (a spurious wake-up), the peer gone, or an error to raise.
     def _recv_failed(self, why, nothing):
@@ -682,15 +690,6 @@ class dispatcher:
             self.handle_close()
             return nothing
         raise why
-
-    # Whether n bytes arrived; none means the peer closed its side.
-    def _received(self, n):
-        if not n:
-            self.handle_close()
-            return False
-        if self._idle_timer is not None:
-            self._last_io = _port.ticks_ms()
-        return True
 
     def close(self):
         # only what changes: on a full heap, a new instance attribute is an allocation that can fail

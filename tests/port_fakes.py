@@ -77,6 +77,22 @@ class _TestOnlyTicks:
         return (a - b + _PERIOD // 2) % _PERIOD - _PERIOD // 2
 
 
+class _TestOnlyGc:
+    # TEST-ONLY, never uploaded: MicroPython's heap figures for a host `gc` that has none (CPython),
+    # as the unix port's default 2 MB heap would give them. Everything else is the real module's.
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def mem_free(self):
+        return 2000 * 1024
+
+    def mem_alloc(self):
+        return 72 * 1024
+
+
 _adapters = {}
 
 
@@ -95,11 +111,14 @@ def load(port):
 
 
 def _load(port):
-    real_time = __import__("time")
-    stand_in = None if hasattr(real_time, "ticks_ms") else _TestOnlyTicks(real_time)
+    real = {name: __import__(name) for name in ("time", "gc")}
+    stand_ins = {}
+    if not hasattr(real["time"], "ticks_ms"):
+        stand_ins["time"] = _TestOnlyTicks(real["time"])
+    if not hasattr(real["gc"], "mem_free"):
+        stand_ins["gc"] = _TestOnlyGc(real["gc"])
     own = sys.modules.pop("uasyncore_port")
-    if stand_in is not None:
-        sys.modules["time"] = stand_in
+    sys.modules.update(stand_ins)
     sys.path.insert(0, ROOT + "/ports/" + port)
     try:
         mod = __import__("uasyncore_port")
@@ -107,8 +126,8 @@ def _load(port):
         sys.path.pop(0)
         sys.modules.pop("uasyncore_port", None)
         sys.modules["uasyncore_port"] = own
-        if stand_in is not None:
-            sys.modules["time"] = real_time
+        for name in stand_ins:
+            sys.modules[name] = real[name]
     sys.modules["port_" + port] = mod
     return mod
 

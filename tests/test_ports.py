@@ -101,6 +101,14 @@ class UnixAdapterTest(AdapterChecks, unittest.TestCase):
     def test_collect_is_the_garbage_collector(self):
         self.assertIs(self.port.collect, gc.collect)
 
+    def test_recv_size_suits_the_heap(self):
+        if not hasattr(gc, "mem_free"):
+            self.skipTest("needs MicroPython's heap figures")
+        heap = gc.mem_free() + gc.mem_alloc()
+        self.assertLessEqual(self.port.RECV_SIZE * 16, heap)  # a 128K heap reads 4 KiB at a time
+        if heap >= 2000 * 1024:  # the unix port's default heap: a host runtime, big reads as on CPython
+            self.assertEqual(self.port.RECV_SIZE, 65536)
+
     def test_register_completes_an_entry_a_memory_error_left_half_made(self):
         log = []
         os_poll = FakePoll(log)

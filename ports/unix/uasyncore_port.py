@@ -42,7 +42,9 @@ POLLNVAL = 32
 MAX_CONNECTIONS = None  # the unix port is a host runtime, like CPython: no cap (boards set theirs)
 OUT_HIGH = 16384  # queued output per channel at which writers are told to pause (a board-like budget on the unix port)
 OUT_LOW = 4096  # ... and resume
-RECV_SIZE = 4096  # bytes a recv() asks for (the unix port: room for many connections at 128K)
+# Bytes a recv() asks for: 64 KiB as on CPython with the unix port's default 2 MB heap (a host
+# runtime), 4 KiB with a board-sized one such as -X heapsize=128K (room for many connections).
+RECV_SIZE = 65536 if gc.mem_free() + gc.mem_alloc() >= 1536 * 1024 else 4096
 
 collect = gc.collect
 
