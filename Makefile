@@ -66,7 +66,7 @@ clean:
 # of 5 s cells and also writes docs/bench.md and docs/bench.png.
 BENCH_LOADGEN := bench/build/loadgen
 
-.PHONY: bench bench-full bench-deps
+.PHONY: bench bench-full bench-deps bench-http
 
 bench-deps: deps bench/.deps-stamp $(BENCH_LOADGEN)
 bench/.deps-stamp: bench/requirements.txt
@@ -82,6 +82,11 @@ bench: bench-deps
 
 bench-full: bench-deps
 	$(PYTHON) bench/run.py --full --micropython $(MICROPYTHON)
+
+# HTTP only: examples/http against microdot (bench/requirements.txt) on CPython and micropython, under wrk
+# (apt-get install -y wrk), 3 runs of 2 s cells, a few minutes.
+bench-http: bench-deps
+	$(PYTHON) bench/run.py --quick --runs 3 --scenarios http,http4 --micropython $(MICROPYTHON)
 
 # .mpy for a board: lib/*.py and ports/$(ADAPTER)/uasyncore_port.py, bytecode only (loads on any port).
 mpy: deps

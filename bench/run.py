@@ -3,7 +3,9 @@
 #
 #   python3 bench/run.py --quick        1 run, ~2 s cells               (make bench)
 #   python3 bench/run.py --full         3 runs, 5 s cells, also docs/    (make bench-full)
-#   python3 bench/run.py --profile c10  the uasyncore echo (CPython) under cProfile for one scenario
+#   python3 bench/run.py --profile c10  the uasyncore echo (CPython) under py-spy (or cProfile) for one scenario
+#   python3 bench/run.py --scenarios http,http4 --runs 3   only HTTP: examples/http and microdot under wrk
+#   python3 bench/run.py --profile http --cprofile          the http example (CPython) under cProfile and wrk
 #
 # Each cell starts a fresh server (pinned to CPU 1), runs one loadgen scenario (pinned to CPU 0),
 # checks the server is still alive and stops it by its PID. Scenarios run in order; within a
@@ -48,9 +50,11 @@ def default_micropython():
 
 
 class Server:
-    # One echo server: argv(port) starts it; it prints a line naming the port once it listens.
-    def __init__(self, key, label, argv, runtime, only=None, note=""):
+    # One server: argv(port) starts it; it prints a line naming the port once it listens.
+    # baseline: the key of the server its ratios are to (default BASELINE, the stdlib asyncore echo).
+    def __init__(self, key, label, argv, runtime, only=None, note="", baseline=BASELINE):
         self.key, self.label, self.argv, self.runtime, self.only, self.note = key, label, argv, runtime, only, note
+        self.baseline = baseline
 
     def runs(self, scenario):
         return self.only is None or scenario in self.only
@@ -121,16 +125,50 @@ SCENARIOS = [
 ]
 IDLE_CURVE = [(0, "c10"), (100, "i100"), (1000, "i1000")]  # the plot's x axis: idle conns beside 10 active
 
-# The HTTP hook: examples/http under wrk. Off unless --http; skipped with a note when wrk is missing.
-HTTP_SCENARIO = Scenario("http", "HTTP GET /api/status (wrk)", "http", conns=4, path="/api/status")
+# HTTP: examples/http against microdot (bench/servers/microdot_status.py), the same JSON from GET /api/status,
+# under wrk with keep-alive. Off unless --http (or --scenarios names one); skipped with a note when wrk is
+# missing. "http" stays under the example's connection budget (MAX_CLIENTS = 4), so every response keeps
+# its connection; "http4" is at the budget, where the example answers "Connection: close" to free a slot
+# whenever all 4 are open. microdot answers HTTP/1.0 and closes after every response whatever the load.
+HTTP_SCENARIOS = [
+    Scenario("http", "HTTP /api/status, 3 conns", "http", conns=3, path="/api/status"),
+    Scenario("http4", "HTTP /api/status, 4 conns", "http", conns=4, path="/api/status"),
+]
 
 
-def http_servers(mpy):
+# The pip-installed microdot package's directory (site-packages/microdot), or None.
+def microdot_dir():
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("microdot")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    return os.path.dirname(spec.origin)
+
+
+def http_servers(mpy, microdot):
     run_py = "examples/run.py"
-    return [
-        Server("http-cpy", "uasyncore http example, CPython", lambda p: [PY, run_py, "http", "--port", p], "cpython"),
-        Server("http-mpy", "uasyncore http example, MicroPython", lambda p: [mpy, run_py, "http", "--port", p], "micropython"),
+    md = "bench/servers/microdot_status.py"
+    out = [
+        Server("http-cpy", "uasyncore http example, CPython", lambda p: [PY, run_py, "http", "--port", p], "cpython",
+               baseline="microdot-cpy"),
+        Server("microdot-cpy", "microdot 2.7, CPython", lambda p: [PY, md, p], "cpython", baseline="microdot-cpy",
+               note="microdot from PyPI; async handler; HTTP/1.0, one request per connection"),
     ]
+    if mpy:
+        out += [
+            Server("http-mpy", "uasyncore http example, MicroPython", lambda p: [mpy, run_py, "http", "--port", p],
+                   "micropython", baseline="microdot-mpy"),
+            Server("microdot-mpy", "microdot 2.7, MicroPython", lambda p: [mpy, md, p, "--microdot", microdot],
+                   "micropython", baseline="microdot-mpy",
+                   note="the pip-installed microdot package put on sys.path; HTTP/1.0, one request per connection"),
+        ]
+    if not microdot:
+        out = [s for s in out if not s.key.startswith("microdot-")]
+    return out
 
 
 # What the echo example is configured with, read from its files: recv size, backlog, budgets.
@@ -392,12 +430,13 @@ def short_memory_error(line):
     return text
 
 
-# wrk against an HTTP example; the numbers are requests per second over cfg.duration.
 # How much of the two cores other processes took during a cell (0 when not measured).
 def noise(cell):
     return max(cell.get("foreign_cpu", 0), cell.get("foreign_cpu_loadgen", 0))
 
 
+# wrk (keep-alive, 1 thread) against an HTTP server; the number is requests per second over cfg.duration.
+# A server that closes after each response (microdot) makes wrk reconnect: those requests count as well.
 def run_wrk(port, scenario, cfg):
     wrk = shutil.which("wrk")
     if not wrk:
@@ -405,15 +444,20 @@ def run_wrk(port, scenario, cfg):
     url = "http://127.0.0.1:%d%s" % (port, scenario.params["path"])
     c = scenario.params["conns"]
     argv = pinned([wrk, "-t1", "-c%d" % c, "-d%ds" % max(1, round(cfg.duration)), "--timeout", "5s", url], cfg.loadgen_cpu)
+    u0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=cfg.duration + 30).stdout
     except subprocess.TimeoutExpired:
         return {"ok": False, "error": "wrk still running after %.0f s" % (cfg.duration + 30)}
+    u1, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic() - t0
     m = re.search(r"Requests/sec:\s*([\d.]+)", out)
     errors = re.search(r"Socket errors:.*|Non-2xx.*", out)
     if not m:
         return {"ok": False, "error": "no result from wrk: " + out.strip()[-200:]}
-    return {"ok": errors is None, "req_per_s": float(m.group(1)), "error": errors.group(0) if errors else "", "wrk": out}
+    # wrk's own CPU over its run, as a share of one core (the loadgen column of the CPU table)
+    cpu = (u1.ru_utime + u1.ru_stime - u0.ru_utime - u0.ru_stime) / max(wall, 1e-3)
+    return {"ok": errors is None, "req_per_s": float(m.group(1)), "loadgen_cpu": round(cpu, 3),
+            "error": errors.group(0) if errors else "", "wrk": out}
 
 
 ##### heap per idle connection (MicroPython)
@@ -496,8 +540,16 @@ def machine_info(cfg):
         uv = uvloop.__version__
     except ImportError:
         uv = None
+    try:
+        import microdot
+
+        md = getattr(microdot, "__version__", "?")
+    except ImportError:
+        md = None
+    wrk = shutil.which("wrk")
     commit = cmd(["git", "rev-parse", "--short", "HEAD"])
-    dirty = cmd(["git", "status", "--porcelain", "--", "lib", "ports", "examples/echo", "examples/run.py", "bench/servers"])
+    dirty = cmd(["git", "status", "--porcelain", "--", "lib", "ports", "examples/echo", "examples/http", "examples/run.py",
+                 "bench/servers"])
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": cfg.command,
@@ -509,6 +561,8 @@ def machine_info(cfg):
         "micropython": cmd([cfg.micropython, "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3], sys.version)"])
         if cfg.micropython else None,
         "uvloop": uv,
+        "microdot": md,
+        "wrk": ((cmd([wrk, "-v"]) or "").splitlines() or [None])[0] if wrk else None,
         "gcc": (cmd(["gcc", "--version"]) or "").splitlines()[0:1],
         "git": "%s%s" % (commit, " + uncommitted changes in lib/ports/examples/bench servers" if dirty else ""),
         "loadavg_start": cfg.loadavg_start,
@@ -518,11 +572,13 @@ def machine_info(cfg):
 def summarize(cells, servers_, scenarios, runs):
     out = {}
     for sc in scenarios:
-        base = {c["run"]: c["value"] for c in cells if c["scenario"] == sc.key and c["server"] == BASELINE and c["ok"]}
         for sv in servers_:
             mine = [c for c in cells if c["scenario"] == sc.key and c["server"] == sv.key]
             if not mine:
                 continue
+            # the ratio is to the server's baseline in the same run (none for the baseline itself)
+            base = {c["run"]: c["value"] for c in cells
+                    if c["scenario"] == sc.key and c["server"] == sv.baseline and c["ok"]} if sv.baseline != sv.key else {}
             ok = [c for c in mine if c["ok"]]
             fails = [c for c in mine if not c["ok"] and not c.get("skipped_after")]
             vals = [c["value"] for c in ok]
@@ -532,6 +588,7 @@ def summarize(cells, servers_, scenarios, runs):
                 s.update(median=statistics.median(vals), min=min(vals), max=max(vals))
             if ratios:
                 s["ratio"] = statistics.median(ratios)
+                s["ratio_to"] = sv.baseline
             for k, got in (("server_cpu", [c.get("server_cpu") for c in ok]),
                            ("loadgen_cpu", [c.get("detail", {}).get("loadgen_cpu") for c in ok])):
                 got = [g for g in got if g is not None]
@@ -560,17 +617,33 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
     L = []
     L.append("# uasyncore benchmarks (%s mode)" % cfg.mode)
     L.append("")
-    L.append(
-        "Echo servers on 127.0.0.1 driven by `bench/loadgen` (C, epoll). Ping-pong columns: 64-byte messages"
-        " per second over all active connections, every byte checked; bulk: MB/s (10^6 bytes) of payload echoed"
-        " back and checked. %s. Each cell: %s; ×N is the ratio to CPython 3.11's stdlib asyncore in the same run%s."
-        % (
-            "%d run%s per cell, interleaved round-robin across servers" % (cfg.runs, "s" if cfg.runs > 1 else ""),
-            "median (min–max)" if cfg.runs > 1 else "the one run's value",
-            " (median over runs)" if cfg.runs > 1 else "",
-        )
+    http = [sc for sc in scenarios if sc.kind == "http"]
+    cells = "%s. Each cell: %s" % (
+        "%d run%s per cell, interleaved round-robin across servers" % (cfg.runs, "s" if cfg.runs > 1 else ""),
+        "median (min–max)" if cfg.runs > 1 else "the one run's value",
     )
-    L.append("")
+    if len(http) < len(scenarios):
+        L.append(
+            "Echo servers on 127.0.0.1 driven by `bench/loadgen` (C, epoll). Ping-pong columns: 64-byte messages"
+            " per second over all active connections, every byte checked; bulk: MB/s (10^6 bytes) of payload echoed"
+            " back and checked. %s; ×N is the ratio to CPython 3.11's stdlib asyncore in the same run%s."
+            % (cells, " (median over runs)" if cfg.runs > 1 else "")
+        )
+        L.append("")
+    else:
+        L.append("%s." % cells)
+        L.append("")
+    if http:
+        L.append(
+            "HTTP columns: `GET /api/status` (the same ~150-byte JSON from examples/http/device_status.py) answered"
+            " by uasyncore's examples/http and by microdot 2.7 (bench/servers/microdot_status.py), driven by `wrk`"
+            " (1 thread, keep-alive, %s) for %d s; requests per second, and ×N is the ratio to microdot on the same"
+            " runtime in the same run%s. microdot answers HTTP/1.0 and closes every connection after its response (wrk reconnects);"
+            " the example keeps connections alive below its budget of 4 and closes one to free a slot at it."
+            % (" / ".join("%d connections" % sc.params["conns"] for sc in http), max(1, round(cfg.duration)),
+               " (median over runs)" if cfg.runs > 1 else "")
+        )
+        L.append("")
     if info.get("foreign_median", 0) > 0.25:
         L.append(
             "**Warning: the machine was busy with other work during this run** (%s), so these numbers say more"
@@ -583,7 +656,7 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
     notes = []
     noisy = False
     for sv in servers_:
-        row = [sv.label + (" *(baseline)*" if sv.key == BASELINE else "")]
+        row = [sv.label + (" *(baseline)*" if sv.baseline == sv.key else "")]
         for sc in scenarios:
             s = summary.get(sc.key, {}).get(sv.key)
             if s is None:
@@ -596,7 +669,7 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
             txt = fmt(s.get("median"), sc.unit)
             if cfg.runs > 1 and len(s["values"]) > 1:
                 txt += " (%s–%s)" % (fmt(s["min"], sc.unit), fmt(s["max"], sc.unit))
-            if "ratio" in s and sv.key != BASELINE:
+            if "ratio" in s:
                 txt += " ×%.2f" % s["ratio"]
             if s.get("foreign_cpu_max", 0) > NOISY:
                 txt += " †"
@@ -654,25 +727,30 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
         L.append("")
     L.append("## How it was measured")
     L.append("")
-    L.append("- Ping-pong: each active connection sends 64 bytes, waits for all 64 back, checks them (connection number,")
-    L.append("  sequence number and 56 derived bytes, so a lost, repeated or misrouted byte fails the cell), and repeats;")
-    L.append("  counted for %.1f s after %.1f s of warm-up. Idle connections stay silent (a byte on one fails the cell)." % (cfg.duration, cfg.warmup))
-    L.append("- Every connection is opened at most 4 at a time and must first be served one echo (1 byte on idle and")
-    L.append("  bulk connections, the first message on active ones): a listen(5) backlog never overflows, and a connection")
-    L.append("  the server never accepted cannot pass for an idle one. A server that stops taking connections fails the cell.")
-    L.append("- Bulk: 10 connections each stream 8 MiB, at most 256 KiB ahead of what came back, and check it all;")
-    L.append("  rounds repeat until %.0f s have passed, so a fast server is not timed over a few milliseconds." % cfg.bulk_min)
-    L.append("- Read sizes: 64 KiB in every echo loop written for the benchmark (stdlib asyncore handler, hand-written")
-    L.append("  epoll and ipoll loops, MicroPython asyncio), the size `dispatcher_with_send` sends at most at once;")
-    L.append("  asyncio and uvloop read up to 256 KiB on their own and set TCP_NODELAY. uasyncore's `examples/echo` runs")
-    L.append("  as shipped: %s." % example_facts())
-    L.append("  A variant row changes one knob in a wrapper (`bench/servers/uasyncore_echo_variant.py`).")
+    if len(http) < len(scenarios):
+        L.append("- Ping-pong: each active connection sends 64 bytes, waits for all 64 back, checks them (connection number,")
+        L.append("  sequence number and 56 derived bytes, so a lost, repeated or misrouted byte fails the cell), and repeats;")
+        L.append("  counted for %.1f s after %.1f s of warm-up. Idle connections stay silent (a byte on one fails the cell)." % (cfg.duration, cfg.warmup))
+        L.append("- Every connection is opened at most 4 at a time and must first be served one echo (1 byte on idle and")
+        L.append("  bulk connections, the first message on active ones): a listen(5) backlog never overflows, and a connection")
+        L.append("  the server never accepted cannot pass for an idle one. A server that stops taking connections fails the cell.")
+        L.append("- Bulk: 10 connections each stream 8 MiB, at most 256 KiB ahead of what came back, and check it all;")
+        L.append("  rounds repeat until %.0f s have passed, so a fast server is not timed over a few milliseconds." % cfg.bulk_min)
+        L.append("- Read sizes: 64 KiB in every echo loop written for the benchmark (stdlib asyncore handler, hand-written")
+        L.append("  epoll and ipoll loops, MicroPython asyncio), the size `dispatcher_with_send` sends at most at once;")
+        L.append("  asyncio and uvloop read up to 256 KiB on their own and set TCP_NODELAY. uasyncore's `examples/echo` runs")
+        L.append("  as shipped: %s." % example_facts())
+        L.append("  A variant row changes one knob in a wrapper (`bench/servers/uasyncore_echo_variant.py`).")
+    if http:
+        L.append("- HTTP: `wrk -t1 -cN -dDs --timeout 5s http://127.0.0.1:PORT/api/status` against a fresh server; a cell")
+        L.append("  with socket errors or non-2xx answers fails. Both servers build the body per request with")
+        L.append("  `device_status.Status.json()` (uptime, simulated readings, `gc.mem_free()` on MicroPython).")
     L.append("- A fresh server per cell, stopped by its PID afterwards; a server that crashes, times out, stops accepting")
     L.append("  or echoes wrong bytes is recorded as failed, with the reason.")
     L.append("")
     L.append("## Machine")
     L.append("")
-    for k in ("date", "command", "cpu", "nproc", "pinning", "kernel", "python", "micropython", "uvloop", "git",
+    for k in ("date", "command", "cpu", "nproc", "pinning", "kernel", "python", "micropython", "uvloop", "microdot", "wrk", "git",
               "loadavg_start", "loadavg_end", "foreign_cpu", "elapsed_s"):
         v = info.get(k)
         if isinstance(v, list):
@@ -811,13 +889,14 @@ def top_frames(raw_path, n=15):
 
 
 def profile(cfg, scen_key):
-    # The uasyncore echo on CPython under one scenario, sampled by py-spy (or, without it, cProfile).
-    sc = {s.key: s for s in SCENARIOS}[scen_key]
+    # The uasyncore echo (an HTTP scenario: the http example) on CPython under one scenario, sampled by
+    # py-spy (or, without it or with --cprofile, traced by cProfile).
+    sc = {s.key: s for s in SCENARIOS + HTTP_SCENARIOS}[scen_key]
     port = free_port()
     os.makedirs(RESULTS, exist_ok=True)
-    spy = shutil.which("py-spy")
+    spy = None if cfg.cprofile else shutil.which("py-spy")
     out = os.path.join(RESULTS, "profile_%s.%s" % (scen_key, "txt" if spy else "prof"))
-    argv = [PY, "examples/run.py", "echo", "--port"]
+    argv = [PY, "examples/run.py", "http" if sc.kind == "http" else "echo", "--port"]
     if not spy:
         argv[1:1] = ["-m", "cProfile", "-o", out]
     proc = start_server(Server("prof", "profiled", lambda p: argv + [p], "cpython"), port, cfg.server_cpu)
@@ -829,7 +908,10 @@ def profile(cfg, scen_key):
                 pinned(["sh", "-c", 'sleep %s; exec "$0" "$@"' % delay, spy, "record", "-p", str(proc.p.pid),
                         "-d", str(int(cfg.duration)), "-r", "500", "-f", "raw", "-o", out, "--nonblocking"], cfg.loadgen_cpu),
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if sc.kind == "bulk":
+        if sc.kind == "http":  # wrk has no warm-up: it runs past the sampler's window instead
+            res = run_wrk(port, sc, argparse.Namespace(**dict(vars(cfg), duration=cfg.duration + 2)))
+            res.pop("wrk", None)
+        elif sc.kind == "bulk":
             p = sc.params
             res = run_loadgen(["bulk", "-p", port, "-c", p["conns"], "-m", p["mib"], "-t", cfg.bulk_timeout],
                               cfg.loadgen_cpu, cfg.bulk_timeout + 30)
@@ -853,7 +935,9 @@ def profile(cfg, scen_key):
     else:
         import pstats
 
-        pstats.Stats(out).sort_stats("tottime").print_stats(20)
+        st = pstats.Stats(out)
+        st.sort_stats("tottime").print_stats(25)
+        st.sort_stats("cumulative").print_stats(25)
     print("profile written to", os.path.relpath(out, ROOT))
 
 
@@ -863,15 +947,19 @@ def main():
     mode.add_argument("--quick", action="store_true", help="1 run, ~2 s cells (default)")
     mode.add_argument("--full", action="store_true", help="3 runs, 5 s cells; also writes docs/bench.md, docs/bench.png")
     ap.add_argument("--runs", type=int, help="runs per cell (overrides the mode)")
-    ap.add_argument("--duration", type=float, help="seconds measured per ping-pong cell")
+    ap.add_argument("--duration", type=float, help="seconds measured per ping-pong (and wrk) cell")
     ap.add_argument("--servers", help="comma-separated server keys (default: all)")
-    ap.add_argument("--scenarios", help="comma-separated scenario keys (default: all): " + ",".join(s.key for s in SCENARIOS))
+    ap.add_argument("--scenarios", help="comma-separated scenario keys (default: all echo ones): "
+                    + ",".join(s.key for s in SCENARIOS + HTTP_SCENARIOS) + "; naming an HTTP one implies --http")
     ap.add_argument("--no-heap", action="store_true", help="skip the MicroPython heap-per-connection measurement")
-    ap.add_argument("--http", action="store_true", help="also run the HTTP example under wrk (the hook for examples/http)")
+    ap.add_argument("--http", action="store_true",
+                    help="also run the HTTP scenarios: examples/http and microdot under wrk (only them: --scenarios http,http4)")
     ap.add_argument("--quiet-wait", type=float, help="before each cell wait up to this many seconds for the CPUs to be idle (quick: 2, full: 30)")
     ap.add_argument("--retries", type=int, help="times a cell that other processes disturbed (>10%% of a core) runs again (quick: 1, full: 2)")
     ap.add_argument("--micropython", default=default_micropython(), help="the micropython binary")
-    ap.add_argument("--profile", metavar="SCENARIO", help="profile the uasyncore echo (CPython) under one scenario")
+    ap.add_argument("--profile", metavar="SCENARIO",
+                    help="profile the uasyncore echo (CPython) under one scenario; http/http4: the http example under wrk")
+    ap.add_argument("--cprofile", action="store_true", help="with --profile: cProfile even where py-spy is installed")
     cfg = ap.parse_args()
     cfg.mode = "full" if cfg.full else "quick"
     cfg.runs = cfg.runs or (3 if cfg.full else 1)
@@ -901,30 +989,48 @@ def main():
     if not mpy:
         print("note: micropython not found: MicroPython servers are skipped")
         all_servers = [s for s in all_servers if s.runtime != "micropython"]
+    scenarios = list(SCENARIOS)
+    http_scenarios = list(HTTP_SCENARIOS)
+    if cfg.scenarios:
+        want = cfg.scenarios.split(",")
+        unknown = [w for w in want if w not in {s.key for s in SCENARIOS + HTTP_SCENARIOS}]
+        if unknown:
+            ap.error("unknown scenario %s" % ",".join(unknown))
+        scenarios = [s for s in scenarios if s.key in want]
+        named = [s for s in http_scenarios if s.key in want]
+        if named:
+            cfg.http = True
+            http_scenarios = named
+    cfg.http_note = None
+    if cfg.http:
+        notes = []
+        if not os.path.exists(os.path.join(ROOT, "examples", "http")):
+            notes.append("HTTP scenarios skipped: examples/http is not there yet")
+        elif not shutil.which("wrk"):
+            notes.append("HTTP scenarios skipped: wrk is not installed (apt-get install -y wrk)")
+        else:
+            scenarios += http_scenarios
+            microdot = microdot_dir()
+            if not microdot:
+                notes.append("microdot skipped: it is not installed (pip install -r bench/requirements.txt)")
+            if not mpy:
+                notes.append("MicroPython HTTP servers skipped: micropython not found")
+            all_servers += http_servers(mpy, microdot)
+        cfg.http_note = "; ".join(notes) or None
+    if cfg.http_note:
+        print("note: " + cfg.http_note)
     if cfg.servers:
         want = cfg.servers.split(",")
         all_servers = [s for s in all_servers if s.key in want]
-    scenarios = list(SCENARIOS)
-    if cfg.scenarios:
-        want = cfg.scenarios.split(",")
-        scenarios = [s for s in scenarios if s.key in want]
-    cfg.http_note = None
-    if cfg.http:
-        if not os.path.exists(os.path.join(ROOT, "examples", "http")):
-            cfg.http_note = "HTTP scenario skipped: examples/http is not there yet"
-        elif not shutil.which("wrk"):
-            cfg.http_note = "HTTP scenario skipped: wrk is not installed (apt-get install -y wrk)"
-        else:
-            scenarios.append(HTTP_SCENARIO)
-            all_servers += http_servers(mpy) if mpy else http_servers(mpy)[:1]
-    if cfg.http_note:
-        print("note: " + cfg.http_note)
-    # HTTP servers run only the HTTP scenario, echo servers never do
+    # HTTP servers run only the HTTP scenarios, echo servers never do
+    http_keys = {sc.key for sc in HTTP_SCENARIOS}
     for s in all_servers:
-        if s.key.startswith("http-"):
-            s.only = {"http"}
+        if s.key.startswith(("http-", "microdot-")):
+            s.only = http_keys
         elif s.only is None:
             s.only = {sc.key for sc in SCENARIOS}
+    if not any(sc.kind != "http" for sc in scenarios):
+        cfg.no_heap = True  # the heap measurement is the echo servers'; an HTTP-only run skips it
 
     cells = []
     failed = set()

@@ -58,39 +58,29 @@ MP_POLL = {"POLLIN": 1, "POLLOUT": 4, "POLLERR": 8, "POLLHUP": 16, "POLLNVAL": 3
 _PERIOD = 1 << 30  # MicroPython's ticks wrap here on 32-bit boards
 
 
-class _TestOnlyTicks:
-    # TEST-ONLY, never uploaded: MicroPython's wrapping ticks for a host `time` that has none (CPython),
-    # so the board adapters' `ticks_ms = time.ticks_ms` can load. Everything else is the real module's.
-    def __init__(self, real):
+class _TestOnlyModule:
+    # TEST-ONLY, never uploaded: a host module (CPython's time or gc) with the few functions MicroPython
+    # adds to it, so a board adapter's `ticks_ms = time.ticks_ms` or heap figures can load here.
+    def __init__(self, real, **added):
         self._real = real
+        self.__dict__.update(added)
 
     def __getattr__(self, name):
         return getattr(self._real, name)
 
-    def ticks_ms(self):
-        return int(self._real.monotonic() * 1000) % _PERIOD
 
-    def ticks_add(self, ticks, delta):
-        return (ticks + delta) % _PERIOD
+def _stand_in_time(real):
+    return _TestOnlyModule(
+        real,
+        ticks_ms=lambda: int(real.monotonic() * 1000) % _PERIOD,
+        ticks_add=lambda ticks, delta: (ticks + delta) % _PERIOD,
+        ticks_diff=lambda a, b: (a - b + _PERIOD // 2) % _PERIOD - _PERIOD // 2,
+    )
 
-    def ticks_diff(self, a, b):
-        return (a - b + _PERIOD // 2) % _PERIOD - _PERIOD // 2
 
-
-class _TestOnlyGc:
-    # TEST-ONLY, never uploaded: MicroPython's heap figures for a host `gc` that has none (CPython),
-    # as the unix port's default 2 MB heap would give them. Everything else is the real module's.
-    def __init__(self, real):
-        self._real = real
-
-    def __getattr__(self, name):
-        return getattr(self._real, name)
-
-    def mem_free(self):
-        return 2000 * 1024
-
-    def mem_alloc(self):
-        return 72 * 1024
+def _stand_in_gc(real):
+    # the unix port's default 2 MB heap
+    return _TestOnlyModule(real, mem_free=lambda: 2000 * 1024, mem_alloc=lambda: 72 * 1024)
 
 
 _adapters = {}
@@ -114,9 +104,9 @@ def _load(port):
     real = {name: __import__(name) for name in ("time", "gc")}
     stand_ins = {}
     if not hasattr(real["time"], "ticks_ms"):
-        stand_ins["time"] = _TestOnlyTicks(real["time"])
+        stand_ins["time"] = _stand_in_time(real["time"])
     if not hasattr(real["gc"], "mem_free"):
-        stand_ins["gc"] = _TestOnlyGc(real["gc"])
+        stand_ins["gc"] = _stand_in_gc(real["gc"])
     own = sys.modules.pop("uasyncore_port")
     sys.modules.update(stand_ins)
     sys.path.insert(0, ROOT + "/ports/" + port)

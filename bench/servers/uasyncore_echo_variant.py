@@ -2,6 +2,7 @@
 # usage: [micro]python uasyncore_echo_variant.py PORT [--lib DIR] [--recv N] [--no-budget] [--heap]
 #   --lib DIR     import the library and the example from DIR first (.mpy: a 128K heap cannot compile the core)
 #   --recv N      EchoHandler reads N bytes at a time instead of the example's size
+#   --buffer N    EchoHandler's shared receive buffer holds N bytes instead of the port's RECV_SIZE
 #   --no-budget   EchoServer.max_connections = None (no listener budget, whatever the port's default)
 #   --heap        print "heap ALLOC CONNS" every 0.25 s (MicroPython's gc.mem_alloc after a collect)
 import gc
@@ -30,6 +31,8 @@ if "--recv" in argv:
             self.send(data)
 
     echo.EchoHandler.handle_read = handle_read
+if "--buffer" in argv:
+    echo.EchoHandler.buffer = memoryview(bytearray(int(argv[argv.index("--buffer") + 1])))
 if "--no-budget" in argv:
     echo.EchoServer.max_connections = None
 if "--heap" in argv:
