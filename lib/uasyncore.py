@@ -57,8 +57,7 @@ class ExitNow(Exception):
 _reraised_exceptions = (ExitNow, KeyboardInterrupt, SystemExit)
 
 
-def _strerror(err):
-    return _port.strerror(err)
+_strerror = _port.strerror
 
 
 ##### event delivery: the functions asyncore exposes, with its error routing
@@ -389,17 +388,14 @@ class Timer:
         return "<Timer %r at tick %d>" % (self.fn, self.when)
 
 
-# The loop's clock, in milliseconds (wraps on MicroPython: compare with ticks_diff).
+# The loop's clock, in milliseconds (wraps on MicroPython: compare with ticks_diff); read at call
+# time, so a clock put in the adapter's place (tests do) is the loop's too.
 def ticks():
     return _port.ticks_ms()
 
 
-def ticks_diff(a, b):
-    return _port.ticks_diff(a, b)
-
-
-def ticks_add(ticks, ms):
-    return _port.ticks_add(ticks, ms)
+ticks_diff = _port.ticks_diff
+ticks_add = _port.ticks_add
 
 
 def _ms(seconds):
@@ -632,7 +628,7 @@ class dispatcher:
         try:
             sent = self.socket.send(data)
         except OSError as why:
-            return self._send_failed(why)
+            return self._io_failed(why, 0)
         if sent and self._idle_timer is not None:
             self._last_io = _port.ticks_ms()
         return sent
@@ -642,26 +638,16 @@ class dispatcher:
         try:
             sent = _port.send_part(self.socket, buffer, n)
         except OSError as why:
-            return self._send_failed(why)
+            return self._io_failed(why, 0)
         if sent and self._idle_timer is not None:
             self._last_io = _port.ticks_ms()
         return sent
-
-    # A send that failed: no room yet (0), the peer gone (0, closed), or an error to raise.
-    def _send_failed(self, why):
-        err = why.args[0] if why.args else None
-        if err in _WOULDBLOCK:
-            return 0
-        if err in _DISCONNECTED:
-            self.handle_close()
-            return 0
-        raise why
 
     def recv(self, buffer_size):
         try:
             data = self.socket.recv(buffer_size)
         except OSError as why:
-            return self._recv_failed(why, b"")
+            return self._io_failed(why, b"")
         if not data:
             self.handle_close()  # the peer closed its side
         elif self._idle_timer is not None:
@@ -674,15 +660,16 @@ class dispatcher:
         try:
             n = _port.recv_into(self.socket, buffer)
         except OSError as why:
-            return self._recv_failed(why, 0)
+            return self._io_failed(why, 0)
         if not n:
             self.handle_close()
         elif self._idle_timer is not None:
             self._last_io = _port.ticks_ms()
         return n
 
-    # A read that failed: nothing yet (a spurious wake-up), the peer gone, or an error to raise.
-    def _recv_failed(self, why, nothing):
+    # A send or read that failed: nothing moved yet (no room, or a spurious wake-up), the peer gone
+    # (closed), or an error to raise.
+    def _io_failed(self, why, nothing):
         err = why.args[0] if why.args else None
         if err in _WOULDBLOCK:
             return nothing
