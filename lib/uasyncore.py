@@ -493,6 +493,7 @@ class dispatcher:
     _last_io = 0
     _owner = None  # the listener that accepted this channel's socket
     open_connections = 0  # a listener's accepted channels still open (read it, do not set it)
+    clients_waiting = False  # a listener at its budget has a client waiting for a slot (read it)
     _connect_timer = None
 
     def __init__(self, sock=None, map=None):
@@ -795,14 +796,20 @@ class dispatcher:
         else:
             self.handle_read()
 
-    # Take every waiting connection, up to ACCEPT_BURST, not just one per pass; rest at the budget.
+    # Take every waiting connection, up to ACCEPT_BURST, not just one per pass. A client that comes
+    # while the listener is at its budget waits: the listener rests until a channel of its closes.
     def handle_accept_event(self):
         budget = self.max_connections
+        if budget is not None and self.open_connections >= budget:
+            self.clients_waiting = True
+            _poller(self._map).pause(self, None)
+            return
+        if self.clients_waiting:
+            self.clients_waiting = False
         n = ACCEPT_BURST
         while n:
             if budget is not None and self.open_connections >= budget:
-                _poller(self._map).pause(self, None)
-                break
+                break  # still polled: the next event says whether a client is kept waiting
             n -= 1
             self._accepted = None
             _accepting[0] = self

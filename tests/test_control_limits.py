@@ -139,7 +139,10 @@ class BudgetTest(ControlCase):
         listener.accept_plan = [(s, PEER) for s in socks]
         self.step(listener)
         self.assertEqual([bytes(s.sent) for s in socks], [cs.BANNER, cs.BANNER, b""])
+        self.assertFalse(self.server.clients_waiting)
+        self.step(listener)  # the third client is still waiting
         self.assertEqual(self.poller.mask(listener), 0, "paused at the budget")
+        self.assertTrue(self.server.clients_waiting)
         self.assertEqual(self.server.open_connections, 2)
         self.feed(socks[0], b"QUIT\n")
         self.step(socks[0], OUT)
@@ -148,6 +151,7 @@ class BudgetTest(ControlCase):
         self.step(listener)
         self.assertEqual(bytes(socks[2].sent), cs.BANNER)
         self.assertEqual(self.server.open_connections, 2)
+        self.assertFalse(self.server.clients_waiting)
 
     def test_a_client_that_does_not_read_is_not_read(self):
         sock, conn = self.connect()

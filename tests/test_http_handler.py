@@ -1,12 +1,13 @@
 # examples/http in process, connection lifetime: keep-alive, pipelining, closing, the idle timer and
 # the connection budget, on fake sockets stepped through the loop, then on loopback sockets.
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
-from http_fakes import GET, HttpTestCase, http_service, parse_responses  # first: it puts examples/http on sys.path
+from http_fakes import GET, PEER, HttpTestCase, http_service, parse_responses  # first: it puts examples/http on sys.path
 
 import unittest
 
 import support
 import uasyncore
+import uasyncore_port as _port
 
 
 ##### keep-alive and connection lifetime
@@ -169,14 +170,26 @@ class LimitsTest(HttpTestCase):
         expected = http_service.MAX_CLIENTS if port_budget is None else min(port_budget, http_service.MAX_CLIENTS)
         self.assertEqual(self.server.max_connections, expected)
 
-    def test_at_the_budget_responses_close(self):
+    def test_responses_close_while_a_client_waits_for_a_slot(self):
         self.server.max_connections = 2
         a, conn_a = self.connect()
         b, conn_b = self.connect(GET % b"/")
         self.run_loop()
-        self.assertEqual(parse_responses(b.sent)[0][1]["connection"], "close")
+        self.assertEqual(parse_responses(b.sent)[0][1]["connection"], "keep-alive", "at the budget, nobody waiting")
+        c = support.FakeSocket(peer=PEER)
+        self.poller.socks.append(c)
+        self.listener.accept_plan.append((c, PEER))
+        self.server.handle_accept_event()  # a third client comes: it waits
+        self.assertTrue(self.server.clients_waiting)
+        self.assertNotIn(_port.key(c), self.map)
+        b.inbox.append(GET % b"/")
+        self.run_loop()
+        self.assertEqual([r[1]["connection"] for r in parse_responses(b.sent)], ["keep-alive", "close"])
         self.assertTrue(b.closed)
-        a.inbox.append(GET % b"/")  # now one below the budget: keep-alive again
+        self.server.handle_accept_event()  # the listener, back under its budget, takes the waiting one
+        self.assertIn(_port.key(c), self.map)
+        self.assertFalse(self.server.clients_waiting)
+        a.inbox.append(GET % b"/")
         self.run_loop()
         self.assertEqual(parse_responses(a.sent)[0][1]["connection"], "keep-alive")
         self.assertFalse(a.closed)

@@ -319,9 +319,8 @@ class HttpConnection(uasynchat.async_chat):
     def keep_alive(self):
         if self.conn & 1:
             return False
-        budget = self.server.max_connections
-        if budget is not None and self.server.open_connections >= budget:
-            return False  # at the budget: free the slot for a client waiting to connect
+        if self.server.clients_waiting:
+            return False  # the listener is at its budget and a client waits: free this slot for it
         return self.version == 11 or bool(self.conn & 2)
 
     # Answer a request that cannot be served with an error status, then close.
