@@ -704,6 +704,8 @@ class dispatcher:
         if owner is not None:
             self._owner = None
             owner.open_connections -= 1
+            if owner.clients_waiting:
+                owner.clients_waiting = False  # the slot is the waiting client's
             if owner._fileno is not None:
                 _poller(owner._map).resume(owner)  # back under its budget
 

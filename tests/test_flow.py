@@ -282,6 +282,7 @@ class BudgetTest(FlowTestCase):
         self.assertIn(listener, self.m.values(), "... but still listening")
         self.assertEqual(len(listener.served), 2)
         listener.served[0].close()
+        self.assertFalse(listener.clients_waiting, "the freed slot is the waiting client's")
         self.step((lsock, IN))
         self.assertEqual(len(listener.served), 3)
         self.assertEqual(listener.open_connections, 2)

@@ -170,26 +170,43 @@ class LimitsTest(HttpTestCase):
         expected = http_service.MAX_CLIENTS if port_budget is None else min(port_budget, http_service.MAX_CLIENTS)
         self.assertEqual(self.server.max_connections, expected)
 
-    def test_responses_close_while_a_client_waits_for_a_slot(self):
-        self.server.max_connections = 2
-        a, conn_a = self.connect()
-        b, conn_b = self.connect(GET % b"/")
-        self.run_loop()
-        self.assertEqual(parse_responses(b.sent)[0][1]["connection"], "keep-alive", "at the budget, nobody waiting")
+    # A third client comes while the budget of 2 is taken.
+    def client_waits(self):
         c = support.FakeSocket(peer=PEER)
         self.poller.socks.append(c)
         self.listener.accept_plan.append((c, PEER))
-        self.server.handle_accept_event()  # a third client comes: it waits
+        self.server.handle_accept_event()
+        return c
+
+    def test_a_waiting_client_gets_the_slot_of_a_connection_idle_between_requests(self):
+        self.server.max_connections = 2
+        a, conn_a = self.connect(GET % b"/")
+        b, conn_b = self.connect(b"GET / HTTP/1.1\r\n")  # a request under way
+        self.run_loop()
+        self.assertEqual(parse_responses(a.sent)[0][1]["connection"], "keep-alive", "at the budget, nobody waiting")
+        c = self.client_waits()
+        self.assertTrue(a.closed, "idle between requests: its slot goes to the waiting client")
+        self.assertFalse(b.closed)
+        self.assertFalse(self.server.clients_waiting)
+        self.server.handle_accept_event()
+        self.assertIn(_port.key(c), self.map)
+
+    def test_responses_close_while_a_client_waits_for_a_slot(self):
+        self.server.max_connections = 2
+        a, conn_a = self.connect(b"GET / HTTP/1.1\r\n")  # two requests under way: nobody idle
+        b, conn_b = self.connect(b"GET / HTTP/1.1\r\n")
+        self.run_loop()
+        c = self.client_waits()
         self.assertTrue(self.server.clients_waiting)
         self.assertNotIn(_port.key(c), self.map)
-        b.inbox.append(GET % b"/")
+        b.inbox.append(b"Host: d\r\n\r\n")
         self.run_loop()
-        self.assertEqual([r[1]["connection"] for r in parse_responses(b.sent)], ["keep-alive", "close"])
+        self.assertEqual(parse_responses(b.sent)[0][1]["connection"], "close")
         self.assertTrue(b.closed)
+        self.assertFalse(self.server.clients_waiting)
         self.server.handle_accept_event()  # the listener, back under its budget, takes the waiting one
         self.assertIn(_port.key(c), self.map)
-        self.assertFalse(self.server.clients_waiting)
-        a.inbox.append(GET % b"/")
+        a.inbox.append(b"Host: d\r\n\r\n")
         self.run_loop()
         self.assertEqual(parse_responses(a.sent)[0][1]["connection"], "keep-alive")
         self.assertFalse(a.closed)

@@ -72,6 +72,23 @@ class PagesTest(HttpTestCase):
         page = self.assertStatus(GET % b"/", 200, closes=False)[2]
         self.assertIn(b"kitchen &lt;1&gt;", page)
 
+    def test_sensors_are_read_at_most_once_a_second(self):
+        reads = []
+
+        def sensor(t):
+            reads.append(t)
+            return (20.0 + len(reads), 50.0, 1000.0)
+
+        self.server.status = device_status.Status(sensors=sensor)
+        first = json.loads(self.assertStatus(GET % b"/api/status", 200, closes=False)[2])
+        self.assertStatus(GET % b"/", 200, closes=False)
+        again = json.loads(self.assertStatus(GET % b"/api/status", 200, closes=False)[2])
+        self.assertEqual((reads, again), ([0], first))
+        self.clock.advance(1)
+        later = json.loads(self.assertStatus(GET % b"/api/status", 200, closes=False)[2])
+        self.assertEqual(reads, [0, 1])
+        self.assertEqual(later["readings"]["temperature_c"], 22.0)
+
     def test_failing_sensor_is_a_500_for_that_client_only(self):
         def broken(t):
             raise OSError(5, "i2c bus")

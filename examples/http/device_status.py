@@ -93,6 +93,7 @@ class Status:
         self._name_html = _html_escape(name)
         self._up_ms = 0
         self._last = uasyncore.ticks()
+        self._sample = None  # the last sample: the pages change once a second, at most
 
     # Whole seconds since start, summed from tick differences so a wrapping clock is never misread.
     def uptime(self):
@@ -101,11 +102,15 @@ class Status:
         self._last = now
         return self._up_ms // 1000
 
-    # (uptime seconds, readings, free memory or None).
+    # (uptime seconds, readings, free memory or None), taken at most once per second of uptime:
+    # sensors can be slow, and gc.mem_free() walks the whole heap (0.3 ms on a 2 MB one).
     def sample(self):
         t = self.uptime()
-        r = self.sensors(t)
-        return t, r[0], r[1], r[2], mem_free()
+        last = self._sample
+        if last is None or last[0] != t:
+            r = self.sensors(t)
+            last = self._sample = (t, r[0], r[1], r[2], mem_free())
+        return last
 
     def json(self):
         t, temp, hum, pres, mem = self.sample()

@@ -160,6 +160,10 @@ class HttpConnection(uasynchat.async_chat):
         self.set_terminator(b"\n")  # bare-LF line ends are accepted too (RFC 9112, 2.2)
         uasynchat.async_chat.__init__(self, sock, map)
 
+    # Whether the client is between requests: nothing of one read, nothing of a response queued.
+    def between_requests(self):
+        return self.state == _LINE and not (self.line or self.ac_in_buffer or self.parked or self.producer_fifo)
+
     # Forget the last request: the next one starts clean.
     def reset(self):
         self.method = None
@@ -395,6 +399,19 @@ class HttpServer(uasyncore.dispatcher):
         self.set_reuse_addr()
         self.bind((host, port))
         self.listen(self.max_connections)
+
+    # A client waits while every slot is taken: a keep-alive connection idle between requests
+    # (the longest idle one) makes room for it; its client simply reconnects when it needs to.
+    def handle_accept_event(self):
+        uasyncore.dispatcher.handle_accept_event(self)
+        if self.clients_waiting:
+            idle = None
+            for conn in self._map.values():
+                if getattr(conn, "server", None) is self and conn.between_requests():
+                    if idle is None or uasyncore.ticks_diff(conn.active, idle.active) < 0:
+                        idle = conn
+            if idle is not None:
+                idle.close()
 
     # A client the heap cannot take is turned away; the listener itself must survive it.
     def handle_accepted(self, sock, addr):
