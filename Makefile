@@ -63,7 +63,7 @@ clean:
 
 # Benchmarks (bench/): echo servers on 127.0.0.1 against bench/loadgen (C). `make bench` is the
 # quick pass (1 run, ~2 s cells, a few minutes) into bench/results/; `make bench-full` takes 3 runs
-# of 5 s cells and also writes docs/bench.md and docs/bench.png.
+# of 5 s cells, the HTTP scenarios too (wrk), and also writes docs/bench.md and docs/bench.png.
 BENCH_LOADGEN := bench/build/loadgen
 
 .PHONY: bench bench-full bench-deps bench-http
@@ -81,7 +81,7 @@ bench: bench-deps
 	$(PYTHON) bench/run.py --quick --micropython $(MICROPYTHON)
 
 bench-full: bench-deps
-	$(PYTHON) bench/run.py --full --micropython $(MICROPYTHON)
+	$(PYTHON) bench/run.py --full --http --micropython $(MICROPYTHON)
 
 # HTTP only: examples/http against microdot (bench/requirements.txt) on CPython and micropython, under wrk
 # (apt-get install -y wrk), 3 runs of 2 s cells, a few minutes.

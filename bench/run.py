@@ -171,8 +171,28 @@ def http_servers(mpy, microdot):
     return out
 
 
-# What the echo example is configured with, read from its files: recv size, backlog, budgets.
-def example_facts():
+# The runtimes whose RECV_SIZE the facts give: (name, argv prefix).
+def recv_size_runtimes(mpy):
+    out = [("CPython", [PY])]
+    if mpy:
+        out += [("the unix port", [mpy]), ("the unix port at 128K", [mpy, "-X", "heapsize=128K"])]
+    return out
+
+
+# uasyncore.RECV_SIZE as a runtime sets it (the unix port's depends on its heap), or "?".
+def recv_size(argv):
+    port = "unix" if os.path.basename(argv[0]).startswith("micropython") else "cpython"
+    code = "import sys; sys.path[:0] = [%r, %r]; import uasyncore_port; print(uasyncore_port.RECV_SIZE)" % (
+        os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", port))
+    try:
+        out = subprocess.run(argv + ["-c", code], capture_output=True, text=True, timeout=30).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return out[-1] if out else "?"
+
+
+# What the echo example is configured with, read from its files: read size, backlog, budgets.
+def example_facts(mpy=None):
     def grab(path, pattern):
         try:
             with open(os.path.join(ROOT, path)) as f:
@@ -183,14 +203,9 @@ def example_facts():
 
     facts = []
     src = "examples/echo/echo_service.py"
-    size = grab(src, r"self\.recv\(([^)]+)\)")
-    if size:
-        facts.append("`recv(%s)`" % size)
-        if "RECV_SIZE" in size:
-            for port in ("cpython", "unix"):
-                v = grab("ports/%s/uasyncore_port.py" % port, r"^RECV_SIZE\s*=\s*(\w+)")
-                if v:
-                    facts.append("RECV_SIZE %s on %s" % (v, "CPython" if port == "cpython" else "the unix port"))
+    if grab(src, r"(recv_into)\(self\.buffer\)"):
+        sizes = ["%s on %s" % (recv_size(argv), name) for name, argv in recv_size_runtimes(mpy)]
+        facts.append("`recv_into` a shared buffer of RECV_SIZE bytes (%s)" % ", ".join(sizes))
     backlog = grab(src, r"\.listen\((\w+)\)")
     if backlog:
         facts.append("`listen(%s)`" % backlog)
@@ -739,7 +754,7 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
         L.append("- Read sizes: 64 KiB in every echo loop written for the benchmark (stdlib asyncore handler, hand-written")
         L.append("  epoll and ipoll loops, MicroPython asyncio), the size `dispatcher_with_send` sends at most at once;")
         L.append("  asyncio and uvloop read up to 256 KiB on their own and set TCP_NODELAY. uasyncore's `examples/echo` runs")
-        L.append("  as shipped: %s." % example_facts())
+        L.append("  as shipped: %s." % example_facts(cfg.micropython))
         L.append("  A variant row changes one knob in a wrapper (`bench/servers/uasyncore_echo_variant.py`).")
     if http:
         L.append("- HTTP: `wrk -t1 -cN -dDs --timeout 5s http://127.0.0.1:PORT/api/status` against a fresh server; a cell")
