@@ -235,7 +235,7 @@ class _Poller:
             if key not in self.masks:
                 self.add(key)
 
-    # Refresh interest: every watched channel, then the new ones.
+    # Refresh interest: every watched channel, then the new ones (run_once calls it when there are any).
     def _refresh(self):
         map = self.map
         if len(map) != len(self.masks):
@@ -268,7 +268,8 @@ class _Poller:
 
     # One pass: refresh interest, wait for I/O or the next timer, deliver events, run due timers.
     def run_once(self, ms):
-        self._refresh()
+        if self.fresh or self.watch or len(self.map) != len(self.masks):
+            self._refresh()
         timers = self.timers
         if timers:
             due = _port.ticks_diff(timers[-1].when, _port.ticks_ms())
