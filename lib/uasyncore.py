@@ -514,7 +514,9 @@ class dispatcher:
                 raise
             self.connected = True
             try:
-                self.addr = _port.peername(sock)
+                addr = _port.peername(sock)
+                if addr is not None:  # unknown on MicroPython: the class's None, no attribute to hold
+                    self.addr = addr
             except OSError as err:
                 if err.args[0] in (ENOTCONN, EINVAL):
                     self.connected = False  # a socket that is not connected yet
@@ -906,14 +908,11 @@ class dispatcher:
 
 
 class dispatcher_with_send(dispatcher):
-    # A dispatcher whose send() queues what the socket cannot take yet.
+    # A dispatcher whose send() queues what the socket cannot take yet. An empty queue is the class's
+    # own attributes: an idle channel holds none of its own (out_buffer reads b"").
     _chunks = ()  # the queued output, in pieces; the first one is sent from _head on
     _head = 0
     _queued = 0  # bytes queued
-
-    def __init__(self, sock=None, map=None):
-        dispatcher.__init__(self, sock, map)
-        self.out_buffer = b""
 
     # The queued output, as one bytes (a copy: reading it costs what is queued).
     @property

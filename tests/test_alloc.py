@@ -96,6 +96,30 @@ class IdlePassTest(unittest.TestCase):
         self.assertEqual(len(m), 2, "the connection is still served")
 
 
+    def test_an_idle_echo_connection_holds_at_most_300_bytes(self):
+        # the server's side of a connection: its socket, dispatcher, map and poll entries (the 64-bit
+        # unix port; a 32-bit board's words are half the size)
+        import sys
+
+        sys.path.insert(0, support.ROOT + "/examples/echo")
+        import echo_service
+
+        m = {}
+        self.addCleanup(uasyncore.close_all, m)
+        server = echo_service.EchoServer(support.HOST, support.free_port(), map=m)
+        clients = []
+        self.addCleanup(lambda: [c.close() for c in clients])
+        held = 0
+        for _ in range(4):  # 5 at a time: the example's listen(5) backlog holds them until accepted
+            clients += [support.client(server.addr[1]) for _ in range(5)]
+            gc.collect()
+            before = gc.mem_alloc()
+            self.assertTrue(support.run_until(lambda: len(m) == len(clients) + 1, map=m, timeout=0))
+            uasyncore.loop(timeout=0, count=2, map=m)  # registered for reading
+            gc.collect()
+            held += gc.mem_alloc() - before
+        self.assertLessEqual(held / len(clients), 300)
+
     def test_an_echo_round_trip_allocates_nothing(self):
         # recv_into + send_from in the echo example, and a client that reuses its buffers too
         import sys
