@@ -10,6 +10,7 @@ try:
     import shutil
     import subprocess
     import sysconfig
+    import time
 except ImportError:
     raise unittest.SkipTest("starts processes: needs subprocess")
 
@@ -75,6 +76,44 @@ class EchoExampleTest(unittest.TestCase):
         out = subprocess.run([sys.executable, "examples/run.py", "nope"], cwd=ROOT, capture_output=True, text=True)
         self.assertNotEqual(out.returncode, 0)
         self.assertIn("no example named 'nope'", out.stderr)
+
+
+class ReadmeExampleTest(unittest.TestCase):
+    # The echo server in README.md's "Example" section, copied as it stands (its port aside).
+    def snippet(self, port):
+        with open(os.path.join(ROOT, "README.md")) as f:
+            text = f.read()
+        code = text.split("## Example", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+        self.assertIn("Server(7777)", code)
+        return code.replace("Server(7777)", "Server(%d)" % port)
+
+    def check_readme_example(self, runtime, env):
+        port = support.free_port()
+        path = os.path.join(ROOT, "build", "readme_example_%d.py" % port)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(self.snippet(port))
+        self.addCleanup(os.remove, path)
+        env = dict(os.environ, **env)
+        proc = subprocess.Popen([runtime, path], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(stop, proc)
+        for _ in range(100):  # it prints nothing when it starts: wait until it accepts
+            try:
+                socket.create_connection((support.HOST, port), timeout=1).close()
+                break
+            except OSError:
+                self.assertIsNone(proc.poll(), "the README example exited")
+                time.sleep(0.05)
+        self.assertEqual(exchange(port, b"hello"), b"hello")
+
+    def test_readme_example_on_cpython(self):
+        lib = os.pathsep.join([os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", "cpython")])
+        self.check_readme_example(sys.executable, {"PYTHONPATH": lib})
+
+    @unittest.skipUnless(MICROPYTHON, "micropython not installed")
+    def test_readme_example_on_micropython(self):
+        lib = ":".join([os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", "unix"), ".frozen"])
+        self.check_readme_example(MICROPYTHON, {"MICROPYPATH": lib})
 
 
 class HttpExampleTest(unittest.TestCase):
