@@ -22,7 +22,7 @@ def _window(data):
 
 # A dispatcher that splits input at a terminator and sends queued data and producers.
 class async_chat(uasyncore.dispatcher):
-    ac_in_buffer_size = uasyncore.RECV_SIZE  # 65536 on CPython, as asynchat; less on a board, where recv() allocates it
+    ac_in_buffer_size = min(uasyncore.RECV_SIZE, 65536)  # 65536 on CPython, as asynchat; less on a board, where recv() allocates it
     ac_out_buffer_size = 65536
     # off by default: str data on a byte channel is usually an application bug
     use_encoding = 0

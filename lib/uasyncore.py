@@ -935,13 +935,14 @@ class dispatcher_with_send(dispatcher):
             self.interest_changed()
         self._output_level(self._queued)
 
-    # Send up to 64 KiB of the queue, without copying it.
+    # Send what the socket takes of the queue's first piece, without copying it (asyncore sliced
+    # 64 KiB off a bytes each time; a memoryview costs nothing, so there is no cap).
     def initiate_send(self):
         if not self._queued:
             return
         first = self._chunks[0]
         head = self._head
-        piece = first if not head and len(first) <= 65536 else memoryview(first)[head : head + 65536]
+        piece = memoryview(first)[head:] if head else first
         sent = dispatcher.send(self, piece)
         if sent:
             head += sent
@@ -963,7 +964,7 @@ class dispatcher_with_send(dispatcher):
         if self.debug:
             self.log_info("sending %s" % repr(data))
         if not self._queued:
-            sent = dispatcher.send(self, data[:65536] if len(data) > 65536 else data)
+            sent = dispatcher.send(self, data)
             if sent >= len(data):
                 return
             data = memoryview(data)[sent:]
@@ -973,7 +974,7 @@ class dispatcher_with_send(dispatcher):
 
     # Send buffer[:n] as send() would, without slicing it when the socket takes it all.
     def send_from(self, buffer, n):
-        if self._queued or n > 65536:
+        if self._queued:
             self.send(memoryview(buffer)[:n])
             return
         sent = dispatcher.send_from(self, buffer, n)

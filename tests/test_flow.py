@@ -321,6 +321,16 @@ class SendFromTest(FlowTestCase):
         self.assertEqual(bytes(sock.sent), b"abcdefXX")
         self.assertFalse(d.writable())
 
+    def test_no_64_kib_cap_when_the_socket_takes_more(self):
+        sock = FakeSocket(peer=PEER, send_plan=[100000, 100000])
+        d = Sender(sock, self.m)
+        big = bytes(range(250)) * 800  # 200,000 bytes
+        d.send(big)  # asyncore sent 64 KiB and queued the rest
+        self.assertEqual(bytes(sock.sent), big[:100000])
+        self.step((sock, OUT))  # what is queued goes out in one send too
+        self.assertEqual(bytes(sock.sent), big)
+        self.assertFalse(d.writable())
+
     def test_a_peer_gone_closes_like_send(self):
         d = Sender(FakeSocket(peer=PEER, send_plan=[oserror(support.EPIPE)]), self.m)
         self.assertEqual(uasyncore.dispatcher.send_from(d, b"abc", 2), 0)

@@ -41,7 +41,7 @@ POLLNVAL = select.POLLNVAL
 MAX_CONNECTIONS = None  # a listener's default budget: CPython leaves it to the program
 OUT_HIGH = 65536  # queued output per channel at which writers are told to pause (CPython: room to stream; raise per class for bulk)
 OUT_LOW = 16384  # ... and resume
-RECV_SIZE = 65536  # bytes a recv() asks for (CPython: big reads, few passes)
+RECV_SIZE = 262144  # bytes a recv() asks for (CPython: big reads, few passes; asyncio reads as much)
 
 # Free memory: CPython's reference counting already did.
 def collect():
