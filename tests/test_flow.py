@@ -365,6 +365,24 @@ class ResetBeforeSetupTest(FlowTestCase):
 
 
 class MemoryTest(FlowTestCase):
+    def test_garbage_is_collected_once_every_16_channels_that_join(self):
+        collected = []
+        real = uasyncore._port.collect
+        uasyncore._port.collect = lambda: collected.append(len(self.m))
+        self.addCleanup(setattr, uasyncore._port, "collect", real)
+        for _ in range(uasyncore.COLLECT_AFTER - 1):
+            Sender(FakeSocket(peer=PEER), self.m)
+        self.step()
+        self.step()
+        self.assertEqual(collected, [], "15 joined: not yet")
+        Sender(FakeSocket(peer=PEER), self.m)
+        self.step()
+        self.step()
+        self.assertEqual(collected, [16], "once, at the next pass")
+        for _ in range(3):
+            self.step()
+        self.assertEqual(collected, [16], "a steady loop does not collect")
+
     def test_memory_error_in_a_handler_closes_only_that_channel(self):
         class Greedy(Sender):
             def handle_read(self):
