@@ -395,6 +395,25 @@ class MemoryTest(FlowTestCase):
             self.step()
         self.assertEqual(collected, [16], "a steady loop does not collect")
 
+    def test_with_many_channels_open_garbage_is_collected_every_sixteenth_of_them(self):
+        real_after = uasyncore.COLLECT_AFTER
+        uasyncore.COLLECT_AFTER = 2  # a small floor, so that few channels show the proportional rule
+        self.addCleanup(setattr, uasyncore, "COLLECT_AFTER", real_after)
+        for _ in range(64):
+            Sender(FakeSocket(peer=PEER), self.m)
+        self.step()
+        collected = []
+        real = uasyncore._port.collect
+        uasyncore._port.collect = lambda: collected.append(len(self.m))
+        self.addCleanup(setattr, uasyncore._port, "collect", real)
+        for _ in range(3):
+            Sender(FakeSocket(peer=PEER), self.m)
+        self.step()
+        self.assertEqual(collected, [], "3 joined, 67 open: not yet (a sixteenth is 4)")
+        Sender(FakeSocket(peer=PEER), self.m)
+        self.step()
+        self.assertEqual(collected, [68])
+
     def test_memory_error_in_a_handler_closes_only_that_channel(self):
         class Greedy(Sender):
             def handle_read(self):
