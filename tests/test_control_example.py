@@ -1,6 +1,5 @@
 # examples/control as users start it: examples/run.py on host CPython and on micropython, spoken to
 # over loopback by Python sockets and by socat / nc. CPython only: it starts processes.
-import os
 import socket
 import struct
 import sys
@@ -12,41 +11,14 @@ import support
 try:
     import shutil
     import subprocess
-    import sysconfig
+
+    from example_procs import MICROPYTHON, start_example, stop
 except ImportError:
     raise unittest.SkipTest("starts processes: needs subprocess")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MICROPYTHON = shutil.which("micropython", path=sysconfig.get_path("scripts")) or shutil.which("micropython")
 BANNER = b"OK uasyncore control port ready; HELP lists the commands"
 TOO_LONG = b"ERR 10 line too long: at most 128 bytes, the rest of the line is dropped"
 BAD_BYTES = b"ERR 11 bad bytes: commands are printable ASCII"
-
-
-# Start `runtime examples/run.py control --port N`; returns (process, port) once it says it serves.
-def start(runtime):
-    line = ""
-    for _ in range(5):
-        port = support.free_port()
-        proc = subprocess.Popen(
-            [runtime, "examples/run.py", "control", "--port", str(port)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        line = proc.stdout.readline()
-        if "serving on 127.0.0.1:%d" % port in line:
-            return proc, port
-        stop(proc)
-    raise AssertionError("%s did not start the control example: %r" % (runtime, line))
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
-    proc.stdout.close()
 
 
 class Client:
@@ -93,7 +65,7 @@ class ControlExampleMixin:
 
     @classmethod
     def setUpClass(cls):
-        cls.proc, cls.port = start(cls.runtime)
+        cls.proc, cls.port = start_example(cls.runtime, "control")
 
     @classmethod
     def tearDownClass(cls):
@@ -238,7 +210,7 @@ class MicroPythonControlTest(ControlExampleMixin, unittest.TestCase):
 
 class BudgetExampleTest(unittest.TestCase):
     def check_budget(self, runtime):
-        proc, port = start(runtime)
+        proc, port = start_example(runtime, "control")
         self.addCleanup(stop, proc)
         first = []
         for _ in range(4):  # MAX_CLIENTS

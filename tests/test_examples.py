@@ -7,41 +7,20 @@ import unittest
 import support
 
 try:
-    import shutil
     import subprocess
-    import sysconfig
     import time
+
+    from example_procs import MICROPYTHON, ROOT, start_example, stop
 except ImportError:
     raise unittest.SkipTest("starts processes: needs subprocess")
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MICROPYTHON = shutil.which("micropython", path=sysconfig.get_path("scripts")) or shutil.which("micropython")
 
 
-# Start `runtime examples/run.py name --port N`; returns the process once it says it serves.
+# Start an example for one test; it is stopped when the test ends.
 def start(test, runtime, name):
-    for _ in range(5):
-        port = support.free_port()
-        proc = subprocess.Popen(
-            [runtime, "examples/run.py", name, "--port", str(port)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        test.addCleanup(stop, proc)
-        line = proc.stdout.readline()
-        if "serving on" in line:
-            return proc, port
-        stop(proc)
-    test.fail("%s %s did not start: %r" % (runtime, name, line))
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
-    proc.stdout.close()
+    proc, port = start_example(runtime, name)
+    test.addCleanup(stop, proc)
+    return proc, port
 
 
 # Send data, half-close, and read until the server closes.

@@ -1,7 +1,6 @@
 # examples/http as users start it: examples/run.py on host CPython and on micropython, spoken to by
 # http.client, raw sockets and curl.
 import json
-import os
 import socket
 import sys
 import unittest
@@ -12,41 +11,14 @@ try:
     import http.client
     import shutil
     import subprocess
-    import sysconfig
+
+    from example_procs import MICROPYTHON, start_example, stop
 except ImportError:
     raise unittest.SkipTest("starts processes: needs subprocess")
 
 from http_fakes import parse_responses
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MICROPYTHON = shutil.which("micropython", path=sysconfig.get_path("scripts")) or shutil.which("micropython")
 CURL = shutil.which("curl")
-
-
-# Start `runtime examples/run.py http --port N`; returns (process, port) once it says it serves.
-def start(runtime):
-    line = ""
-    for _ in range(5):
-        port = support.free_port()
-        proc = subprocess.Popen(
-            [runtime, "examples/run.py", "http", "--port", str(port)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        line = proc.stdout.readline()
-        if "serving on" in line:
-            return proc, port
-        stop(proc)
-    raise AssertionError("%s did not start the http example: %r" % (runtime, line))
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=10)
-    proc.stdout.close()
 
 
 # Read until `count` whole responses arrived, or the server closed; returns (responses, closed).
@@ -75,7 +47,7 @@ class HttpExampleMixin:
 
     @classmethod
     def setUpClass(cls):
-        cls.proc, cls.port = start(cls.runtime)
+        cls.proc, cls.port = start_example(cls.runtime, "http")
 
     @classmethod
     def tearDownClass(cls):
