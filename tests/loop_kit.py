@@ -93,19 +93,9 @@ def fake_socket():
 class LoopTestCase(unittest.TestCase):
     # A fresh channel map served by a LoggingPoller: (map, poller).
     def map(self):
-        m, _ = support.fake_map()
-        p = uasyncore._pollers[id(m)]
-        p.os = LoggingPoller()
-        self.addCleanup(self.forget, m)
-        return m, p.os
-
-    # Drop whatever a test left on map: channels, timers and its poller.
-    def forget(self, m):
-        p = uasyncore._pollers.pop(id(m), None)
-        if p is not None:
-            for t in list(p.timers):
-                t.cancel()
-        m.clear()
+        m, fake = support.fake_map(LoggingPoller())
+        self.addCleanup(support.forget_map, m)
+        return m, fake
 
     def poll(self, m, passes=1):
         for _ in range(passes):

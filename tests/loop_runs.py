@@ -88,7 +88,7 @@ class Release:
     def test_loop_releases_its_poller_and_a_later_loop_works(self):
         # real UDP sockets: always writable, so each channel finishes in its first pass
         m = {}
-        self.addCleanup(self.forget, m)
+        self.addCleanup(support.forget_map, m)
 
         class OneShot(uasyncore.dispatcher):
             wrote = False

@@ -203,12 +203,21 @@ class FakePoller:
 
 
 # A fresh channel map served by a FakePoller: (map, fake poller).
-def fake_map():
+def fake_map(os_poller=None):
     m = {}
     p = uasyncore._Poller(m)
-    p.os = FakePoller()
+    p.os = FakePoller() if os_poller is None else os_poller
     uasyncore._pollers[id(m)] = p
     return m, p.os
+
+
+# Drop whatever a test left on map: channels, timers and its poller.
+def forget_map(m):
+    p = uasyncore._pollers.pop(id(m), None)
+    if p is not None:
+        for t in list(p.timers):
+            t.cancel()
+    m.clear()
 
 
 ##### real loopback sockets

@@ -45,6 +45,17 @@ class Listener(uasyncore.dispatcher):
 
 @unittest.skipUnless(hasattr(gc, "mem_alloc"), "needs gc.mem_alloc (MicroPython)")
 class IdlePassTest(unittest.TestCase):
+    # examples/echo's server on a free loopback port, on a map of its own: (map, server).
+    def echo_server(self):
+        import sys
+
+        sys.path.insert(0, support.ROOT + "/examples/echo")
+        import echo_service
+
+        m = {}
+        self.addCleanup(uasyncore.close_all, m)
+        return m, echo_service.EchoServer(support.HOST, support.free_port(), map=m)
+
     def test_idle_passes_allocate_nothing(self):
         m = {}
         self.addCleanup(uasyncore.close_all, m)
@@ -66,14 +77,7 @@ class IdlePassTest(unittest.TestCase):
     def test_echo_serves_on_a_heap_with_no_block_as_big_as_a_receive(self):
         # the echo example reads with recv_into into one buffer made at import: on a fragmented heap,
         # where recv(RECV_SIZE) cannot find a contiguous RECV_SIZE bytes, it still serves
-        import sys
-
-        sys.path.insert(0, support.ROOT + "/examples/echo")
-        import echo_service
-
-        m = {}
-        self.addCleanup(uasyncore.close_all, m)
-        server = echo_service.EchoServer(support.HOST, support.free_port(), map=m)
+        m, server = self.echo_server()
         c = support.client(server.addr[1])
         self.addCleanup(c.close)
         c.setblocking(False)
@@ -99,14 +103,7 @@ class IdlePassTest(unittest.TestCase):
     def test_an_idle_echo_connection_holds_at_most_300_bytes(self):
         # the server's side of a connection: its socket, dispatcher, map and poll entries (the 64-bit
         # unix port; a 32-bit board's words are half the size)
-        import sys
-
-        sys.path.insert(0, support.ROOT + "/examples/echo")
-        import echo_service
-
-        m = {}
-        self.addCleanup(uasyncore.close_all, m)
-        server = echo_service.EchoServer(support.HOST, support.free_port(), map=m)
+        m, server = self.echo_server()
         clients = []
         self.addCleanup(lambda: [c.close() for c in clients])
         held = 0
@@ -122,14 +119,7 @@ class IdlePassTest(unittest.TestCase):
 
     def test_an_echo_round_trip_allocates_nothing(self):
         # recv_into + send_from in the echo example, and a client that reuses its buffers too
-        import sys
-
-        sys.path.insert(0, support.ROOT + "/examples/echo")
-        import echo_service
-
-        m = {}
-        self.addCleanup(uasyncore.close_all, m)
-        server = echo_service.EchoServer(support.HOST, support.free_port(), map=m)
+        m, server = self.echo_server()
         c = support.client(server.addr[1])
         self.addCleanup(c.close)
         self.assertTrue(support.run_until(lambda: len(m) == 2, map=m))

@@ -71,19 +71,9 @@ class TimerTestCase(unittest.TestCase):
 
     # A fresh channel map served by a SleepingPoller on self.clock: (map, poller).
     def map(self, late=0):
-        m, _ = support.fake_map()
-        p = uasyncore._pollers[id(m)]
-        p.os = SleepingPoller(self.clock, late)
-        self.addCleanup(self.forget, m)
-        return m, p.os
-
-    # Drop whatever a test left on map: its timers and its poller.
-    def forget(self, m):
-        p = uasyncore._pollers.pop(id(m), None)
-        if p is not None:
-            for t in list(p.timers):
-                t.cancel()
-        m.clear()
+        m, fake = support.fake_map(SleepingPoller(self.clock, late))
+        self.addCleanup(support.forget_map, m)
+        return m, fake
 
     # A callback that records (label, ms since START) each time it runs.
     def recorder(self, log, label):
