@@ -962,8 +962,9 @@ class dispatcher_with_send(dispatcher):
                 self._chunks.pop(0)
                 head = 0
             self._head = head
-            self._queued -= sent
-            self._queue_changed(self._queued + sent)
+            was = self._queued
+            self._queued = was - sent
+            self._queue_changed(was)
 
     def handle_write(self):
         self.initiate_send()
@@ -997,8 +998,9 @@ class dispatcher_with_send(dispatcher):
         if not self._chunks:
             self._chunks = []
         self._chunks.append(bytes(data))  # a copy: the caller may reuse its buffer
-        self._queued += len(data)
-        self._queue_changed(self._queued - len(data))
+        was = self._queued
+        self._queued = was + len(data)
+        self._queue_changed(was)
 
 
 # Predicates whose answers change only where the core tells the poller (interest_changed).
