@@ -72,7 +72,7 @@ class async_chat(uasyncore.dispatcher):
             data = self.recv(self.ac_in_buffer_size)
         except OSError as e:
             if not e.args or e.args[0] not in _WOULDBLOCK:
-                self.handle_error()
+                uasyncore._error(self, e)
             return
         self._frame(data)
         if self.producer_fifo:
@@ -140,8 +140,8 @@ class async_chat(uasyncore.dispatcher):
             # nothing queued: send now, and queue only what the socket did not take
             try:
                 sent = self.send(data)
-            except OSError:
-                self.handle_error()
+            except OSError as e:
+                uasyncore._error(self, e)
                 return
             if sent < len(data):
                 self.interest_changed()
@@ -216,8 +216,8 @@ class async_chat(uasyncore.dispatcher):
             data = first if len(first) <= size else _window(first)[:size]
             try:
                 sent = self.send(data)
-            except OSError:
-                self.handle_error()
+            except OSError as e:
+                uasyncore._error(self, e)
                 return
             if sent:
                 self._queued -= sent

@@ -68,15 +68,24 @@ _strerror = _port.strerror
 ##### event delivery: the functions asyncore exposes, with its error routing
 
 
-# Hand the exception being handled to obj.handle_error(); memory first, when that is what ran out.
-def _error(obj):
-    if isinstance(sys.exc_info()[1], MemoryError):
+# The exception handle_error() is called for, which compact_traceback() reports: boards have no
+# sys.exc_info() (MicroPython leaves it out unless a port's build adds it).
+_handling = [None]
+
+
+# Hand exc to obj.handle_error(); memory first, when that is what ran out. (uasynchat uses it too.)
+def _error(obj, exc):
+    if isinstance(exc, MemoryError):
         _port.collect()
+    was = _handling[0]
+    _handling[0] = exc
     try:
         obj.handle_error()
     except MemoryError:
         _port.collect()
         obj.close()  # too little memory even to report: at least free the channel
+    finally:
+        _handling[0] = was
 
 
 # Call one of obj's handle_*_event methods; its errors go to obj.handle_error().
@@ -85,8 +94,8 @@ def _deliver(obj, event):
         event()
     except _reraised_exceptions:
         raise
-    except Exception:
-        _error(obj)
+    except Exception as e:
+        _error(obj, e)
 
 
 def read(obj):
@@ -121,22 +130,22 @@ def readwrite(obj, flags):
     except OSError as e:
         # a connect that fails is an error whatever its errno, as the connect-outcome rule says
         if (e.args[0] if e.args else None) not in _DISCONNECTED or getattr(obj, "connecting", False):
-            _error(obj)
+            _error(obj, e)
         else:
             obj.handle_close()
     except _reraised_exceptions:
         raise
-    except Exception:
-        _error(obj)
+    except Exception as e:
+        _error(obj, e)
 
 
 # The same outcome on every port: a connect that fails goes to handle_error, with the best errno known.
 def _connect_failed(obj, err):
     err = err or ECONNREFUSED
     try:
-        raise OSError(err, _strerror(err))  # so that handle_error finds it in sys.exc_info()
-    except OSError:
-        _error(obj)
+        raise OSError(err, _strerror(err))  # raised, so that it has a traceback to report
+    except OSError as e:
+        _error(obj, e)
 
 
 ##### the persistent poller: one per channel map, registrations kept across passes
@@ -1014,13 +1023,16 @@ def _tb_info(entries):
     return " ".join(["[%s|%s|%s]" % e for e in entries])
 
 
-# ((file, function, line), type, value, "[file|function|line] ...") of the exception being handled.
+# ((file, function, line), type, value, "[file|function|line] ...") of the exception being handled:
+# the one handed to handle_error(), else (where sys.exc_info() exists) the one in an except block.
 def compact_traceback():
-    t, v, tb = sys.exc_info()
+    v = _handling[0]
+    if v is None and hasattr(sys, "exc_info"):
+        v = sys.exc_info()[1]
     entries = _port.tb_entries(v) if v is not None else None
     if not entries:
         raise AssertionError("traceback does not exist")
-    return entries[-1], t, v, _tb_info(entries)
+    return entries[-1], type(v), v, _tb_info(entries)
 
 
 # Close every channel in map and cancel its timers.

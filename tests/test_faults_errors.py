@@ -5,8 +5,10 @@
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import support  # noqa: F401, I001  (first: asserts that uasyncore comes from lib/)
 
+import sys
 import unittest
 
+import uasynchat
 import uasyncore
 from faults import EMFILE
 from test_faults import ChatEcho, FaultCase, SendEcho, chat_stream
@@ -131,6 +133,71 @@ class RegisterFailureTest(FaultCase):
         self.clock.advance(uasyncore.ACCEPT_BACKOFF)
         self.assertTrue(self.run_peers([peer], passes=500))
         self.assertIntact(peer)
+
+
+class BoardSys:
+    # The sys module of a board build: MicroPython leaves out sys.exc_info() unless a port adds it.
+    stderr = sys.stderr
+
+
+class Logged(uasyncore.dispatcher):
+    # A channel without a socket whose handle_read fails; it keeps what the default handle_error logs.
+    def __init__(self, boom):
+        uasyncore.dispatcher.__init__(self, map={})
+        self.boom = boom
+        self.logged = []
+
+    def handle_read(self):
+        raise self.boom
+
+    def log_info(self, message, type="info"):
+        self.logged.append((type, message))
+
+
+class NoExcInfoTest(unittest.TestCase):
+    # handle_error() and compact_traceback() name the failing exception without sys.exc_info().
+    def setUp(self):
+        uasyncore.sys = BoardSys
+
+    def tearDown(self):
+        uasyncore.sys = sys
+
+    def test_the_default_handle_error_reports_the_exception(self):
+        d = Logged(ValueError("fault: no exc_info"))
+        uasyncore.readwrite(d, uasyncore.POLLIN)
+        self.assertEqual(len(d.logged), 2, d.logged)  # the error, then the close it causes
+        kind, message = d.logged[0]
+        self.assertEqual(kind, "error")
+        self.assertIn("ValueError", message)
+        self.assertIn("fault: no exc_info", message)
+        self.assertIn("handle_read", message)
+
+    def test_compact_traceback_inside_handle_error(self):
+        seen = []
+
+        class Reporting(Logged):
+            def handle_error(self):
+                seen.append(uasyncore.compact_traceback()[1:3])
+
+        boom = OSError(5, "fault: io")
+        uasyncore.readwrite(Reporting(boom), uasyncore.POLLIN)
+        uasyncore.read(Reporting(boom))
+        self.assertEqual(seen, [(OSError, boom), (OSError, boom)])
+        self.assertRaises(AssertionError, uasyncore.compact_traceback)  # nothing is being handled
+
+    def test_async_chat_reports_a_failed_read(self):
+        class Chat(uasynchat.async_chat):
+            def recv(self, size):
+                raise OSError(5, "fault: recv")
+
+            def log_info(self, message, type="info"):
+                logged.append((type, message))
+
+        logged = []
+        chat = Chat(map={})
+        chat.handle_read()
+        self.assertEqual(logged[0][0], "error")
+        self.assertIn("fault: recv", logged[0][1])
 
 
 if __name__ == "__main__":

@@ -3,8 +3,6 @@
 # One MqttClient is the long-lived session: packet ids, QoS 1 messages awaiting PUBACK, the queue
 # kept while offline, the timers. Each TCP connection to the broker is a _Link, made afresh for
 # every attempt, so an event from a dead connection can never touch the next one.
-import sys
-
 import uasyncore
 from mqtt_packets import (
     CONNACK,
@@ -97,10 +95,9 @@ class _Link(uasyncore.dispatcher_with_send):
 
     # Failed connects (the core's rule), protocol errors and refusals all end up here.
     def handle_error(self):
-        reason = sys.exc_info()[1]
+        nil, t, reason, info = uasyncore.compact_traceback()  # boards have no sys.exc_info()
         if not isinstance(reason, (OSError, MqttError)):  # a bug, not the network: keep its traceback
-            t, v, info = uasyncore.compact_traceback()[1:]
-            self.log_info("uncaptured python exception (%s:%s %s)" % (t, v, info), "error")
+            self.log_info("uncaptured python exception (%s:%s %s)" % (t, reason, info), "error")
         self.client._lost(self, reason)
 
 
