@@ -41,12 +41,21 @@ def core_names():
     return names
 
 
-# newlib's sys/errno.h, whose numbers the esp32 and rp2 firmware put in OSError
+# newlib's sys/errno.h, whose numbers the esp32 firmware puts in OSError
 NEWLIB = {
     "EAGAIN": 11, "EWOULDBLOCK": 11, "EINPROGRESS": 119, "EALREADY": 120, "EISCONN": 127, "EINVAL": 22,
     "EBADF": 9, "EPIPE": 32, "ECONNRESET": 104, "ECONNABORTED": 113, "ECONNREFUSED": 111, "ENOTCONN": 128,
     "ESHUTDOWN": 110, "EMFILE": 24, "ENFILE": 23, "ENOBUFS": 105, "ENOMEM": 12, "ETIMEDOUT": 116,
     "EHOSTUNREACH": 118,
+}
+
+# MicroPython's own table (py/mperrno.h, Linux's numbers), which the rp2 firmware puts in OSError
+# (MICROPY_USE_INTERNAL_ERRNO); it has no ESHUTDOWN, which the adapter gives Linux's number
+MP_INTERNAL = {
+    "EAGAIN": 11, "EWOULDBLOCK": 11, "EINPROGRESS": 115, "EALREADY": 114, "EISCONN": 106, "EINVAL": 22,
+    "EBADF": 9, "EPIPE": 32, "ECONNRESET": 104, "ECONNABORTED": 103, "ECONNREFUSED": 111, "ENOTCONN": 107,
+    "ESHUTDOWN": 108, "EMFILE": 24, "ENFILE": 23, "ENOBUFS": 105, "ENOMEM": 12, "ETIMEDOUT": 110,
+    "EHOSTUNREACH": 113,
 }
 
 # MicroPython's select flags (py/stream.h MP_STREAM_POLL_*), the same on every port

@@ -14,6 +14,7 @@ from port_fakes import (
     CONTRACT,
     DONTWAIT_BIT,
     MP_POLL,
+    MP_INTERNAL,
     NEWLIB,
     PEEK_BIT,
     BoardSocket,
@@ -185,15 +186,17 @@ class UnixAdapterTest(AdapterChecks, unittest.TestCase):
 
 
 class BoardChecks(AdapterChecks):
-    def test_errno_numbers_are_newlibs(self):
-        for name in NEWLIB:
-            self.assertEqual((name, getattr(self.port, name)), (name, NEWLIB[name]))
+    ERRNO = None  # the firmware's errno table
+
+    def test_errno_numbers_are_the_firmwares(self):
+        for name in self.ERRNO:
+            self.assertEqual((name, getattr(self.port, name)), (name, self.ERRNO[name]))
 
     def test_errorcode_names_each_number(self):
-        for name in NEWLIB:
+        for name in self.ERRNO:
             expected = "EAGAIN" if name == "EWOULDBLOCK" else name
-            self.assertEqual(self.port.errorcode[NEWLIB[name]], expected)
-            self.assertEqual(self.port.strerror(NEWLIB[name]), expected)
+            self.assertEqual(self.port.errorcode[self.ERRNO[name]], expected)
+            self.assertEqual(self.port.strerror(self.ERRNO[name]), expected)
         self.assertEqual(self.port.strerror(-202), "Unknown error -202")
 
     def test_poll_flags_are_micropythons(self):
@@ -229,7 +232,7 @@ class BoardChecks(AdapterChecks):
         self.assertIsNone(self.port.peername(BoardSocket()))
 
     def test_connect_ex_returns_the_errno_connect_raised(self):
-        sock = BoardSocket(connect_error=119)
+        sock = BoardSocket(connect_error=self.ERRNO["EINPROGRESS"])
         self.assertEqual(self.port.connect_ex(sock, ("10.0.0.2", 80)), self.port.EINPROGRESS)
         self.assertEqual(sock.connected_to, ("10.0.0.2", 80))
         self.assertEqual(self.port.connect_ex(BoardSocket(), ("10.0.0.2", 80)), 0)
@@ -279,6 +282,7 @@ class BoardChecks(AdapterChecks):
 
 class Esp32AdapterTest(BoardChecks, unittest.TestCase):
     PORT = "esp32"
+    ERRNO = NEWLIB
     MAX_CONNECTIONS = 5
     SOCKETS = 10  # CONFIG_LWIP_MAX_SOCKETS
 
@@ -331,6 +335,7 @@ class Esp32AdapterTest(BoardChecks, unittest.TestCase):
 
 class Rp2AdapterTest(BoardChecks, unittest.TestCase):
     PORT = "rp2"
+    ERRNO = MP_INTERNAL
     MAX_CONNECTIONS = 3
     SOCKETS = 5  # MEMP_NUM_TCP_PCB
 
@@ -443,7 +448,7 @@ class Esp32CoreTest(CoreOnBoardChecks, unittest.TestCase):
         patch(self, self.port, _PEEK=PEEK_BIT | DONTWAIT_BIT)
 
     def socket_for(self, pending):
-        return Esp32Socket(connect_error=119, recv_items=[] if pending is None else [oserror(pending)])
+        return Esp32Socket(connect_error=NEWLIB["EINPROGRESS"], recv_items=[] if pending is None else [oserror(pending)])
 
     def test_without_msg_peek_a_hang_up_still_reads_as_refused(self):
         patch(self, self.port, _PEEK=0)
@@ -456,7 +461,7 @@ class Rp2CoreTest(CoreOnBoardChecks, unittest.TestCase):
     REFUSED_EVENT = 4 | 16  # modlwip.c: a socket reset while connecting polls POLLOUT|POLLHUP, not POLLERR
 
     def socket_for(self, pending):
-        return BoardSocket(connect_error=119, send_error=pending)
+        return BoardSocket(connect_error=MP_INTERNAL["EINPROGRESS"], send_error=pending)
 
 
 if __name__ == "__main__":

@@ -8,28 +8,29 @@ import socket
 import sys
 import time
 
-##### errno numbers: newlib's, which OSError carries here (MICROPY_USE_INTERNAL_ERRNO is 0 on this port)
+##### errno numbers: MicroPython's own (py/mperrno.h, Linux's numbers), which OSError carries here:
+##### MICROPY_USE_INTERNAL_ERRNO is 1 in ports/rp2/mpconfigport.h (ESP32 uses newlib's instead)
 
 EAGAIN = 11
 EWOULDBLOCK = EAGAIN
-EINPROGRESS = 119
-EALREADY = 120
-EISCONN = 127
+EINPROGRESS = 115
+EALREADY = 114
+EISCONN = 106
 EINVAL = 22
 EBADF = 9
 EPIPE = 32
 ECONNRESET = 104
-ECONNABORTED = 113
+ECONNABORTED = 103
 ECONNREFUSED = 111
-ENOTCONN = 128
-ESHUTDOWN = 110
+ENOTCONN = 107
+ESHUTDOWN = 108  # not in MicroPython's table, so never raised here; Linux's number
 EMFILE = 24
 ENFILE = 23
 ENOBUFS = 105
 ENOMEM = 12
-ETIMEDOUT = 116
-EHOSTUNREACH = 118
-EADDRINUSE = 112
+ETIMEDOUT = 110
+EHOSTUNREACH = 113
+EADDRINUSE = 98
 
 errorcode = {
     EAGAIN: "EAGAIN",
