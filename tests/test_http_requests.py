@@ -88,6 +88,14 @@ class MalformedTest(HttpTestCase):
         got = self.exchange(b"GET / HTTP/1.1\r\nHost: d\r\nContent-Length: 4\r\n\r\nGET " + GET % b"/nope")[0]
         self.assertEqual([r[0] for r in got], [200, 404])
 
+    def test_an_empty_body_declared_as_zero(self):
+        # Content-Length: 0 (and 000) is no body: answered, and the connection goes on
+        for length in (b"0", b"000"):
+            req = b"POST /api/status HTTP/1.1\r\nHost: d\r\nContent-Length: " + length + b"\r\n\r\n"
+            got, sock, conn = self.exchange(req + GET % b"/")
+            self.assertEqual([r[0] for r in got], [405, 200], length)
+            self.assertFalse(sock.closed)
+
     def test_big_body_on_get(self):
         self.assertStatus(b"GET / HTTP/1.1\r\nHost: d\r\nContent-Length: %d\r\n\r\n" % (http_service.MAX_BODY + 1), 413)
         self.assertStatus(b"GET / HTTP/1.1\r\nHost: d\r\nContent-Length: 99999999999999999999999999\r\n\r\n", 413)

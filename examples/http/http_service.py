@@ -256,7 +256,7 @@ class HttpConnection(uasynchat.async_chat):
                 self.fail(400)
                 return
             digits = value.lstrip(b"0")
-            n = int(digits) if len(digits) < 10 else 1 << 30  # beyond any limit; never a huge int
+            n = int(digits or b"0") if len(digits) < 10 else 1 << 30  # beyond any limit; never a huge int
             if self.length >= 0 and self.length != n:
                 self.fail(400)  # two different lengths: which one frames the body is anyone's guess
                 return
