@@ -65,6 +65,68 @@ _reraised_exceptions = (ExitNow, KeyboardInterrupt, SystemExit)
 _strerror = _port.strerror
 
 
+##### socket calls that may fail, without a heap frame each
+
+# _io(fn, sock, x, n) returns fn(sock, x, n), or the exception it raised, which the caller raises
+# again unless it is an errno it handles. MicroPython gives a function that holds an `except ... as`
+# its frame from the heap at every call (frames over 11 words go there), and with hundreds of
+# connections open that allocation searches the heap for microseconds: send and recv did, for every
+# message. So there (_port.FRAMES_ON_HEAP) the call runs in the frame of one generator, made once;
+# CPython calls directly, which costs it less.
+_io_call = [None, None, None, None]  # fn, sock, x, n while a call runs; the result after it
+
+
+def _io_calls(call):
+    while True:
+        yield
+        try:
+            call[0] = call[0](call[1], call[2], call[3])
+        except BaseException as e:  # whatever it is: this generator has to outlive it
+            call[0] = e
+        call[1] = call[2] = None  # hold no socket or buffer between calls
+
+
+def _io_direct(fn, sock, x, n):
+    try:
+        return fn(sock, x, n)
+    except BaseException as e:
+        return e
+
+
+def _io_resumed(fn, sock, x, n):
+    call = _io_call
+    if call[1] is not None:
+        return _io_direct(fn, sock, x, n)  # a call made from inside one: only a socket in Python does
+    call[0] = fn
+    call[1] = sock
+    call[2] = x
+    call[3] = n
+    _io_runner.send(None)
+    result = call[0]
+    call[0] = None
+    return result
+
+
+if _port.FRAMES_ON_HEAP:
+    _io_runner = _io_calls(_io_call)
+    next(_io_runner)
+    _io = _io_resumed
+else:
+    _io = _io_direct
+
+
+def _send(sock, data, n):
+    return sock.send(data)
+
+
+def _recv(sock, size, n):
+    return sock.recv(size)
+
+
+def _recv_into(sock, buffer, n):
+    return _port.recv_into(sock, buffer)
+
+
 ##### event delivery: the functions asyncore exposes, with its error routing
 
 
@@ -110,33 +172,42 @@ def _exception(obj):
     _deliver(obj, obj.handle_expt_event)
 
 
-# Deliver one poll result; a hang-up that comes with data waits until the reads drain it.
-def readwrite(obj, flags):
+# Deliver one poll result; a hang-up that comes with data waits until the reads drain it. What it
+# raises is for _event_error (no try here: on MicroPython a function with one gets its frame from
+# the heap, and this runs for every event).
+def _dispatch(obj, flags):
     if flags & _CLOSED and getattr(obj, "connecting", False):
-        _connect_failed(obj, _port.sock_error(obj.socket))
-        return
-    try:
-        if flags & POLLIN:
-            obj.handle_read_event()
-        if flags & POLLOUT:
-            obj.handle_write_event()
-        if flags & POLLPRI:
-            obj.handle_expt_event()
-        if flags & _CLOSED and not flags & POLLIN:
-            if getattr(obj, "_reading_paused", False):
-                obj.resume_reading()  # input is still waiting: read it, the reads then close
-            else:
-                obj.handle_close()
-    except OSError as e:
-        # a connect that fails is an error whatever its errno, as the connect-outcome rule says
-        if (e.args[0] if e.args else None) not in _DISCONNECTED or getattr(obj, "connecting", False):
-            _error(obj, e)
+        err = _port.sock_error(obj.socket) or ECONNREFUSED
+        raise OSError(err, _strerror(err))
+    if flags & POLLIN:
+        obj.handle_read_event()
+    if flags & POLLOUT:
+        obj.handle_write_event()
+    if flags & POLLPRI:
+        obj.handle_expt_event()
+    if flags & _CLOSED and not flags & POLLIN:
+        if getattr(obj, "_reading_paused", False):
+            obj.resume_reading()  # input is still waiting: read it, the reads then close
         else:
             obj.handle_close()
+
+
+# What delivering events to obj raised: a peer gone closes it, the rest goes to handle_error (and so
+# does a connect that fails, whatever its errno, as the connect-outcome rule says).
+def _event_error(obj, e):
+    if isinstance(e, OSError) and (e.args[0] if e.args else None) in _DISCONNECTED and not getattr(obj, "connecting", False):
+        obj.handle_close()
+    else:
+        _error(obj, e)
+
+
+def readwrite(obj, flags):
+    try:
+        _dispatch(obj, flags)
     except _reraised_exceptions:
         raise
     except Exception as e:
-        _error(obj, e)
+        _event_error(obj, e)
 
 
 # The same outcome on every port: a connect that fails goes to handle_error, with the best errno known.
@@ -302,13 +373,24 @@ class _Poller:
         if stale:
             stale.clear()  # left by a pass that an exception ended
         map = self.map
+        events = iter(self.os.wait(ms))
+        obj = None
         self.dispatching = True
-        for key, flags in self.os.wait(ms):
-            if stale and key in stale:
-                continue  # its channel closed in this pass; the key may belong to a new one
-            obj = map.get(key)
-            if obj is not None:
-                readwrite(obj, flags)
+        while True:
+            # one try for the pass, not one per event (readwrite's, inline); after a failure the
+            # same iterator goes on with the next event
+            try:
+                for key, flags in events:
+                    if stale and key in stale:
+                        continue  # its channel closed in this pass; the key may belong to a new one
+                    obj = map.get(key)
+                    if obj is not None:
+                        _dispatch(obj, flags)
+                break
+            except _reraised_exceptions:
+                raise
+            except Exception as e:
+                _event_error(obj, e)
         self.dispatching = False
         if stale:
             stale.clear()
@@ -650,29 +732,26 @@ class dispatcher:
         return conn, _port.peer_address(addr)
 
     def send(self, data):
-        try:
-            sent = self.socket.send(data)
-        except OSError as why:
-            return self._io_failed(why, 0)
+        sent = _io(_send, self.socket, data, 0)
+        if sent.__class__ is not int:
+            return self._io_failed(sent, 0)
         if sent and self._idle_timer is not None:
             self._last_io = _port.ticks_ms()
         return sent
 
     # send() of buffer[:n] without slicing it: on MicroPython such a send allocates nothing.
     def send_from(self, buffer, n):
-        try:
-            sent = _port.send_part(self.socket, buffer, n)
-        except OSError as why:
-            return self._io_failed(why, 0)
+        sent = _io(_port.send_part, self.socket, buffer, n)
+        if sent.__class__ is not int:
+            return self._io_failed(sent, 0)
         if sent and self._idle_timer is not None:
             self._last_io = _port.ticks_ms()
         return sent
 
     def recv(self, buffer_size):
-        try:
-            data = self.socket.recv(buffer_size)
-        except OSError as why:
-            return self._io_failed(why, b"")
+        data = _io(_recv, self.socket, buffer_size, 0)
+        if isinstance(data, BaseException):
+            return self._io_failed(data, b"")
         if not data:
             self.handle_close()  # the peer closed its side
         elif self._idle_timer is not None:
@@ -682,10 +761,9 @@ class dispatcher:
     # recv() into a buffer the caller owns (a bytearray or memoryview): the number of bytes, 0 once
     # the peer has closed. On MicroPython a read then allocates nothing.
     def recv_into(self, buffer):
-        try:
-            n = _port.recv_into(self.socket, buffer)
-        except OSError as why:
-            return self._io_failed(why, 0)
+        n = _io(_recv_into, self.socket, buffer, 0)
+        if n.__class__ is not int:
+            return self._io_failed(n, 0)
         if not n:
             self.handle_close()
         elif self._idle_timer is not None:
@@ -695,6 +773,8 @@ class dispatcher:
     # A send or read that failed: nothing moved yet (no room, or a spurious wake-up), the peer gone
     # (closed), or an error to raise.
     def _io_failed(self, why, nothing):
+        if not isinstance(why, OSError):
+            raise why
         err = why.args[0] if why.args else None
         if err in _WOULDBLOCK:
             return nothing

@@ -112,6 +112,37 @@ class Recv:
         self.assertEqual(d.events, ["error", "close"])  # handle_close only through handle_error
 
 
+class SocketCalls:
+    # recv and send make their socket call through uasyncore._io (on MicroPython, in one generator's
+    # frame): what the socket raises comes out as before, and later calls still work.
+    def test_an_error_that_is_not_an_oserror_is_raised_and_the_next_call_works(self):
+        for boom in (MemoryError("fault: recv"), KeyboardInterrupt()):
+            d = connected(self.m, FakeSocket(peer=PEER, inbox=[boom, b"after"]))
+            self.assertRaises(type(boom), d.recv, 10)
+            self.assertEqual(d.recv(10), b"after")
+            buf = bytearray(8)
+            d.socket.inbox.append(b"into")
+            self.assertEqual(d.recv_into(buf), 4)
+
+    def test_no_socket_or_buffer_is_held_after_a_call(self):
+        d = connected(self.m, FakeSocket(peer=PEER, inbox=[b"abc"]))
+        d.recv_into(bytearray(8))
+        self.assertEqual(uasyncore._io_call[:3], [None, None, None])  # the function, socket and buffer
+
+    def test_a_socket_call_that_makes_another(self):
+        # a socket written in Python may send on another channel from inside its own call
+        other = connected(self.m, FakeSocket(peer=PEER, send_plan=[3]))
+
+        class Relaying(FakeSocket):
+            def recv(self, n):
+                self.relayed = other.send(b"abc")
+                return FakeSocket.recv(self, n)
+
+        d = connected(self.m, Relaying(peer=PEER, inbox=[b"data"]))
+        self.assertEqual(d.recv(10), b"data")
+        self.assertEqual((d.socket.relayed, bytes(other.socket.sent)), (3, b"abc"))
+
+
 class Send:
     def sender(self, outcome):
         return connected(self.m, FakeSocket(peer=PEER, send_plan=[outcome]))

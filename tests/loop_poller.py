@@ -179,6 +179,22 @@ class Registration:
         self.poll(m)
         self.assertEqual(made[0].events, ["read"])
 
+    def test_a_failing_handler_costs_the_others_none_of_the_passs_events(self):
+        # the pass goes on after the error with the events that follow, each delivered once
+        m, poller = self.map()
+
+        class Failing(Recorder):
+            def handle_read(self):
+                Recorder.handle_read(self)
+                raise ValueError("fault: handler")
+
+        socks = [fake_socket() for _ in range(4)]
+        chans = [Recorder(socks[0], map=m), Failing(socks[1], map=m), Recorder(socks[2], map=m), Failing(socks[3], map=m)]
+        poller.script.append([(s, IN) for s in socks])
+        self.poll(m)
+        self.assertEqual([c.events for c in chans], [["read"], ["read", "error", "close"], ["read"], ["read", "error", "close"]])
+        self.assertEqual(len(poller.waits), 1, "one pass")
+
     def test_channel_made_in_a_handler_is_registered_before_the_next_wait(self):
         m, poller = self.map()
         made = []

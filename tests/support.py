@@ -74,7 +74,7 @@ class FakeSocket:
         if not self.inbox:
             raise oserror(EAGAIN)
         item = self.inbox.pop(0)
-        if isinstance(item, Exception):
+        if isinstance(item, BaseException):
             raise item
         if len(item) > n:
             self.inbox.insert(0, item[n:])

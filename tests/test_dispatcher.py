@@ -27,6 +27,10 @@ class RecvTests(dispatcher_io.Recv, FakeTestCase):
     pass
 
 
+class SocketCallTests(dispatcher_io.SocketCalls, FakeTestCase):
+    pass
+
+
 class SendTests(dispatcher_io.Send, FakeTestCase):
     pass
 

@@ -38,6 +38,7 @@ POLLHUP = select.POLLHUP
 POLLNVAL = select.POLLNVAL
 
 
+FRAMES_ON_HEAP = False  # CPython's frames never come from the heap: socket calls are made directly (see uasyncore._io)
 MAX_CONNECTIONS = None  # a listener's default budget: CPython leaves it to the program
 OUT_HIGH = 65536  # queued output per channel at which writers are told to pause (CPython: room to stream; raise per class for bulk)
 OUT_LOW = 16384  # ... and resume

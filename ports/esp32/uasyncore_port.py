@@ -64,6 +64,7 @@ POLLNVAL = 32
 
 ##### budget and memory
 
+FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
 # lwIP here has 10 sockets in all (CONFIG_LWIP_MAX_SOCKETS): one is the listener, one more is taken
 # for a moment by each connection accepted only to be refused, and WebREPL, NTP or the program's
 # own clients need the rest, so a listener serves 5 at most unless the program says otherwise.

@@ -65,6 +65,7 @@ POLLNVAL = 32
 
 ##### budget and memory
 
+FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
 # lwIP here has 5 TCP connections (MEMP_NUM_TCP_PCB; listeners have their own pool): one goes for a
 # moment to each connection accepted only to be refused, one is left for the program's own clients.
 MAX_CONNECTIONS = 3
