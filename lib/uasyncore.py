@@ -123,10 +123,6 @@ def _recv(sock, size, n):
     return sock.recv(size)
 
 
-def _recv_into(sock, buffer, n):
-    return _port.recv_into(sock, buffer)
-
-
 ##### event delivery: the functions asyncore exposes, with its error routing
 
 
@@ -761,7 +757,7 @@ class dispatcher:
     # recv() into a buffer the caller owns (a bytearray or memoryview): the number of bytes, 0 once
     # the peer has closed. On MicroPython a read then allocates nothing.
     def recv_into(self, buffer):
-        n = _io(_recv_into, self.socket, buffer, 0)
+        n = _io(_port.recv_into, self.socket, buffer, len(buffer))
         if n.__class__ is not int:
             return self._io_failed(n, 0)
         if not n:

@@ -85,16 +85,16 @@ class FakeSocket:
     def write(self, buf, n):
         return self.send(memoryview(buf)[:n])
 
-    def recv_into(self, buf):
-        data = self.recv(len(buf))
+    def recv_into(self, buf, n=0):
+        data = self.recv(n or len(buf))
         buf[: len(data)] = data
         return len(data)
 
     # MicroPython's stream method: None when nothing is waiting.
-    def readinto(self, buf):
+    def readinto(self, buf, n=0):
         if not self.inbox:
             return None
-        return self.recv_into(buf)
+        return self.recv_into(buf, n)
 
     def send(self, data):
         if self.error:

@@ -34,6 +34,23 @@ from port_fakes import (
 ##### every adapter: the names and answers the core relies on
 
 
+class StreamSocket:
+    # Waiting input, read as CPython's recv_into(buf, n) or MicroPython's readinto(buf, n) reads it.
+    def __init__(self, data):
+        self.data = data
+        self.asked = []
+
+    def recv_into(self, buf, n):
+        self.asked.append(n)
+        got = self.data[:n]
+        self.data = self.data[n:]
+        buf[: len(got)] = got
+        return len(got)
+
+    def readinto(self, buf, n):
+        return self.recv_into(buf, n) if self.data else None
+
+
 class AdapterChecks:
     PORT = None  # set by each TestCase below
     MAX_CONNECTIONS = None
@@ -50,6 +67,14 @@ class AdapterChecks:
         self.assertIn("sock_error", names)
         missing = [name for name in names if not hasattr(self.port, name)]
         self.assertEqual(missing, [])
+
+    def test_recv_into_reads_at_most_n_bytes(self):
+        sock = StreamSocket(b"abcdef")
+        buf = bytearray(8)
+        self.assertEqual(self.port.recv_into(sock, buf, 4), 4)
+        self.assertEqual((bytes(buf[:4]), sock.asked), (b"abcd", [4]))
+        self.assertEqual(self.port.recv_into(sock, buf, 8), 2)
+        self.assertEqual(bytes(buf[:2]), b"ef")
 
     def test_errno_names_are_distinct(self):
         names = [n for n in CONTRACT if n[0] == "E" and n != "EWOULDBLOCK"]

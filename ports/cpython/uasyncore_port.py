@@ -69,9 +69,9 @@ def peername(sock):
     return sock.getpeername()
 
 
-# recv() into a buffer the caller owns: the count, 0 at end of stream.
-def recv_into(sock, buf):
-    return sock.recv_into(buf)
+# recv() of at most n bytes into a buffer the caller owns: the count, 0 at end of stream.
+def recv_into(sock, buf, n):
+    return sock.recv_into(buf, n)
 
 
 # send() of buf[:n].

@@ -75,12 +75,13 @@ def peername(sock):
     return None
 
 
-# recv() into a buffer the caller owns, so a read allocates nothing: the count, 0 at end of stream.
-def recv_into(sock, buf):
-    n = sock.readinto(buf)  # None when nothing is waiting
-    if n is None:
+# recv() of at most n bytes into a buffer the caller owns, so a read allocates nothing: the count,
+# 0 at end of stream.
+def recv_into(sock, buf, n):
+    got = sock.readinto(buf, n)  # None when nothing is waiting
+    if got is None:
         raise OSError(EAGAIN, "EAGAIN")
-    return n
+    return got
 
 
 # send() of buf[:n] without slicing it (the stream's write(buf, n)): the count sent.
