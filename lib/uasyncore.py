@@ -81,9 +81,8 @@ def _io_calls(call):
         yield
         try:
             call[0] = call[0](call[1], call[2], call[3])
-        except BaseException as e:  # whatever it is: this generator has to outlive it
+        except BaseException as e:  # whatever fn raises: this generator has to outlive it
             call[0] = e
-        call[1] = call[2] = None  # hold no socket or buffer between calls
 
 
 def _io_direct(fn, sock, x, n):
@@ -103,13 +102,22 @@ def _io_resumed(fn, sock, x, n):
     call[3] = n
     _io_runner.send(None)
     result = call[0]
-    call[0] = None
+    call[0] = call[2] = None  # hold no socket or buffer between calls
+    call[1] = None  # the last: a socket here says a call is running, or was left half-way
     return result
 
 
-if _port.FRAMES_ON_HEAP:
+# A fresh generator and empty slots: at import, and when a loop ends or starts with a call left
+# half-way (an exception such as Ctrl-C that lands inside the generator, outside its try, ends it).
+def _io_reset():
+    global _io_runner
+    _io_call[0] = _io_call[1] = _io_call[2] = _io_call[3] = None
     _io_runner = _io_calls(_io_call)
     next(_io_runner)
+
+
+if _port.FRAMES_ON_HEAP:
+    _io_reset()
     _io = _io_resumed
 else:
     _io = _io_direct
@@ -146,6 +154,15 @@ def _error(obj, exc):
         _handling[0] = was
 
 
+# The exception handle_error() was called for (None outside one), without the cost of
+# compact_traceback(): what a board's handle_error() has instead of sys.exc_info()[1].
+def handled_error():
+    v = _handling[0]
+    if v is None and hasattr(sys, "exc_info"):
+        v = sys.exc_info()[1]
+    return v
+
+
 # Call one of obj's handle_*_event methods; its errors go to obj.handle_error().
 def _deliver(obj, event):
     try:
@@ -170,7 +187,8 @@ def _exception(obj):
 
 # Deliver one poll result; a hang-up that comes with data waits until the reads drain it. What it
 # raises is for _event_error (no try here: on MicroPython a function with one gets its frame from
-# the heap, and this runs for every event).
+# the heap, and this runs for every event). A connect that fails ends in handle_error on every
+# port, with the best errno known: the connect-outcome rule.
 def _dispatch(obj, flags):
     if flags & _CLOSED and getattr(obj, "connecting", False):
         err = _port.sock_error(obj.socket) or ECONNREFUSED
@@ -204,15 +222,6 @@ def readwrite(obj, flags):
         raise
     except Exception as e:
         _event_error(obj, e)
-
-
-# The same outcome on every port: a connect that fails goes to handle_error, with the best errno known.
-def _connect_failed(obj, err):
-    err = err or ECONNREFUSED
-    try:
-        raise OSError(err, _strerror(err))  # raised, so that it has a traceback to report
-    except OSError as e:
-        _error(obj, e)
 
 
 ##### the persistent poller: one per channel map, registrations kept across passes
@@ -556,6 +565,8 @@ def loop(timeout=30.0, use_poll=False, map=None, count=None):
         map = socket_map
     ms = _timeout_ms(timeout)
     p = _poller(map)
+    if _io_call[1] is not None:
+        _io_reset()
     try:
         if count is None:
             while map or p.timers:
@@ -567,6 +578,8 @@ def loop(timeout=30.0, use_poll=False, map=None, count=None):
                 p = _poller(map)
                 count -= 1
     finally:
+        if _io_call[1] is not None:
+            _io_reset()
         _release(map)
 
 
@@ -746,7 +759,7 @@ class dispatcher:
 
     def recv(self, buffer_size):
         data = _io(_recv, self.socket, buffer_size, 0)
-        if isinstance(data, BaseException):
+        if data is None or isinstance(data, BaseException):
             return self._io_failed(data, b"")
         if not data:
             self.handle_close()  # the peer closed its side
@@ -757,7 +770,7 @@ class dispatcher:
     # recv() into a buffer the caller owns (a bytearray or memoryview): the number of bytes, 0 once
     # the peer has closed. On MicroPython a read then allocates nothing.
     def recv_into(self, buffer):
-        n = _io(_port.recv_into, self.socket, buffer, len(buffer))
+        n = _io(_port.recv_into, self.socket, buffer, 0)  # 0: as many bytes as it holds
         if n.__class__ is not int:
             return self._io_failed(n, 0)
         if not n:
@@ -766,11 +779,16 @@ class dispatcher:
             self._last_io = _port.ticks_ms()
         return n
 
-    # A send or read that failed: nothing moved yet (no room, or a spurious wake-up), the peer gone
-    # (closed), or an error to raise.
+    # What a send or read gave that is not a count (or data): None or an errno saying nothing moved
+    # yet (no room, or a spurious wake-up; MicroPython's TLS sockets say it with None), the peer gone
+    # (closed), an exception to raise, or anything else, returned as the socket gave it.
     def _io_failed(self, why, nothing):
+        if why is None:
+            return nothing
         if not isinstance(why, OSError):
-            raise why
+            if isinstance(why, BaseException):
+                raise why
+            return why
         err = why.args[0] if why.args else None
         if err in _WOULDBLOCK:
             return nothing
@@ -817,7 +835,10 @@ class dispatcher:
     def _connect_expired(self):
         self._connect_timer = None
         if self.connecting:
-            _connect_failed(self, _port.ETIMEDOUT)
+            try:
+                raise OSError(_port.ETIMEDOUT, _strerror(_port.ETIMEDOUT))  # raised: a traceback to report
+            except OSError as e:
+                _error(self, e)
 
     ##### flow control and deadlines
 
@@ -1100,11 +1121,11 @@ def _tb_info(entries):
 
 
 # ((file, function, line), type, value, "[file|function|line] ...") of the exception being handled:
-# the one handed to handle_error(), else (where sys.exc_info() exists) the one in an except block.
+# sys.exc_info()'s where it exists, else (boards) the one handed to handle_error().
 def compact_traceback():
-    v = _handling[0]
-    if v is None and hasattr(sys, "exc_info"):
-        v = sys.exc_info()[1]
+    v = sys.exc_info()[1] if hasattr(sys, "exc_info") else None
+    if v is None:
+        v = _handling[0]
     entries = _port.tb_entries(v) if v is not None else None
     if not entries:
         raise AssertionError("traceback does not exist")

@@ -3,6 +3,8 @@
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 
+import array
+
 import uasyncore
 from dispatcher_kit import PEER, Recorder, connected, step, unconnected
 from support import HOST, IN, OUT, FakeSocket, oserror
@@ -129,6 +131,40 @@ class SocketCalls:
         d.recv_into(bytearray(8))
         self.assertEqual(uasyncore._io_call[:3], [None, None, None])  # the function, socket and buffer
 
+    def test_a_send_or_read_that_gives_none_moved_nothing(self):
+        # MicroPython's TLS sockets answer a send or read that would block with None
+        class Blocking(FakeSocket):
+            def send(self, data):
+                return None
+
+            def recv(self, n):
+                return None
+
+        d = connected(self.m, Blocking(peer=PEER))
+        self.assertEqual((d.send(b"x"), d.recv(10)), (0, b""))
+        self.assertEqual(d.events, [])
+        self.assertIn(_port.key(d.socket), self.m)
+
+    def test_a_result_that_is_not_a_count_is_returned_as_it_is(self):
+        class Odd(FakeSocket):
+            def send(self, data):
+                return True
+
+        d = connected(self.m, Odd(peer=PEER))
+        self.assertIs(d.send(b"x"), True)
+
+    def test_a_call_left_half_way_is_cleared_when_a_loop_ends(self):
+        # Ctrl-C landing inside the socket-call generator leaves it ended, its slots full
+        runner = getattr(uasyncore, "_io_runner", None)
+        if runner is not None:
+            runner.close()
+        uasyncore._io_call[1] = object()
+        d = connected(self.m, FakeSocket(peer=PEER, inbox=[b"abc"]))
+        uasyncore.loop(timeout=0, count=1, map=self.m)
+        self.assertIsNone(uasyncore._io_call[1])
+        self.assertEqual(d.recv(10), b"abc")
+        self.assertIsNone(uasyncore._io_call[1])
+
     def test_a_socket_call_that_makes_another(self):
         # a socket written in Python may send on another channel from inside its own call
         other = connected(self.m, FakeSocket(peer=PEER, send_plan=[3]))
@@ -249,6 +285,20 @@ class EchoClient(EchoHandler):
         self.received.extend(self.recv(1024))
 
 
+class WordReader(uasyncore.dispatcher):
+    # Reads into a memoryview of 4-byte items: recv_into counts its room in bytes, not items.
+    def __init__(self, sock, map, counts):
+        uasyncore.dispatcher.__init__(self, sock, map)
+        self.words = memoryview(array.array("I", [0, 0, 0, 0]))
+        self.counts = counts
+
+    def handle_read(self):
+        self.counts.append(self.recv_into(self.words))
+
+    def writable(self):
+        return False
+
+
 class Echo:
     def test_round_trip_over_loopback(self):
         server = EchoServer(self.m)
@@ -269,3 +319,18 @@ class Echo:
         self.assertEqual(addr[0], HOST)
         self.assertIsInstance(addr[1], int)
         self.assertNotEqual(addr[1], port)
+
+    def test_recv_into_a_buffer_of_wide_items_fills_its_bytes(self):
+        counts = []
+
+        class Server(EchoServer):
+            def handle_accepted(self, sock, addr):
+                WordReader(sock, self.channel_map, counts)
+
+        server = Server(self.m)
+        port = support.listen_any(server)
+        client = EchoClient(self.m, bytes(range(16)))
+        client.create_socket()
+        client.connect((HOST, port))
+        self.assertTrue(support.run_until(lambda: sum(counts) >= 16, map=self.m, passes=500), counts)
+        self.assertGreater(max(counts), 4, counts)  # 4 is the item count, 16 the bytes

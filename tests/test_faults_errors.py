@@ -154,6 +154,26 @@ class Logged(uasyncore.dispatcher):
         self.logged.append((type, message))
 
 
+class NestedExceptTest(unittest.TestCase):
+    # Where sys.exc_info() exists, compact_traceback() reports the exception of the innermost except
+    # block, as CPython's asyncore did: a handle_error() that catches one of its own sees that one.
+    def test_compact_traceback_in_an_except_inside_handle_error(self):
+        if not hasattr(sys, "exc_info"):
+            self.skipTest("no sys.exc_info() on this build")
+        seen = []
+
+        class Nested(Logged):
+            def handle_error(self):
+                seen.append(uasyncore.handled_error())
+                try:
+                    raise KeyError("inner")
+                except KeyError:
+                    seen.append(uasyncore.compact_traceback()[1])
+
+        uasyncore.readwrite(Nested(ValueError("outer")), uasyncore.POLLIN)
+        self.assertEqual([type(e) if isinstance(e, Exception) else e for e in seen], [ValueError, KeyError])
+
+
 class NoExcInfoTest(unittest.TestCase):
     # handle_error() and compact_traceback() name the failing exception without sys.exc_info().
     def setUp(self):
@@ -184,6 +204,18 @@ class NoExcInfoTest(unittest.TestCase):
         uasyncore.read(Reporting(boom))
         self.assertEqual(seen, [(OSError, boom), (OSError, boom)])
         self.assertRaises(AssertionError, uasyncore.compact_traceback)  # nothing is being handled
+
+    def test_handled_error_is_the_exception(self):
+        seen = []
+
+        class Reporting(Logged):
+            def handle_error(self):
+                seen.append(uasyncore.handled_error())
+
+        boom = ValueError("fault: handled")
+        uasyncore.readwrite(Reporting(boom), uasyncore.POLLIN)
+        self.assertEqual(seen, [boom])
+        self.assertIsNone(uasyncore.handled_error())
 
     def test_async_chat_reports_a_failed_read(self):
         class Chat(uasynchat.async_chat):

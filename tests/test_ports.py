@@ -40,14 +40,15 @@ class StreamSocket:
         self.data = data
         self.asked = []
 
-    def recv_into(self, buf, n):
+    def recv_into(self, buf, n=0):
         self.asked.append(n)
+        n = n or len(buf)
         got = self.data[:n]
         self.data = self.data[n:]
         buf[: len(got)] = got
         return len(got)
 
-    def readinto(self, buf, n):
+    def readinto(self, buf, n=0):
         return self.recv_into(buf, n) if self.data else None
 
 
@@ -75,6 +76,12 @@ class AdapterChecks:
         self.assertEqual((bytes(buf[:4]), sock.asked), (b"abcd", [4]))
         self.assertEqual(self.port.recv_into(sock, buf, 8), 2)
         self.assertEqual(bytes(buf[:2]), b"ef")
+
+    def test_recv_into_with_no_count_fills_what_the_buffer_holds(self):
+        sock = StreamSocket(b"0123456789")
+        buf = bytearray(8)
+        self.assertEqual(self.port.recv_into(sock, buf, 0), 8)
+        self.assertEqual(bytes(buf), b"01234567")
 
     def test_errno_names_are_distinct(self):
         names = [n for n in CONTRACT if n[0] == "E" and n != "EWOULDBLOCK"]

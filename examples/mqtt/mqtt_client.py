@@ -95,9 +95,10 @@ class _Link(uasyncore.dispatcher_with_send):
 
     # Failed connects (the core's rule), protocol errors and refusals all end up here.
     def handle_error(self):
-        nil, t, reason, info = uasyncore.compact_traceback()  # boards have no sys.exc_info()
+        reason = uasyncore.handled_error()  # boards have no sys.exc_info()
         if not isinstance(reason, (OSError, MqttError)):  # a bug, not the network: keep its traceback
-            self.log_info("uncaptured python exception (%s:%s %s)" % (t, reason, info), "error")
+            t, v, info = uasyncore.compact_traceback()[1:]
+            self.log_info("uncaptured python exception (%s:%s %s)" % (t, v, info), "error")
         self.client._lost(self, reason)
 
 

@@ -38,7 +38,7 @@ POLLHUP = select.POLLHUP
 POLLNVAL = select.POLLNVAL
 
 
-FRAMES_ON_HEAP = False  # CPython's frames never come from the heap: socket calls are made directly (see uasyncore._io)
+FRAMES_ON_HEAP = False  # a CPython frame costs little whatever its code: socket calls are made directly (see uasyncore._io)
 MAX_CONNECTIONS = None  # a listener's default budget: CPython leaves it to the program
 OUT_HIGH = 65536  # queued output per channel at which writers are told to pause (CPython: room to stream; raise per class for bulk)
 OUT_LOW = 16384  # ... and resume
@@ -69,7 +69,8 @@ def peername(sock):
     return sock.getpeername()
 
 
-# recv() of at most n bytes into a buffer the caller owns: the count, 0 at end of stream.
+# recv() of at most n bytes (0: as many as it holds) into a buffer the caller owns: the count, 0 at
+# end of stream.
 def recv_into(sock, buf, n):
     return sock.recv_into(buf, n)
 

@@ -106,10 +106,10 @@ def peername(sock):
     return None
 
 
-# recv() of at most n bytes into a buffer the caller owns, so a read allocates nothing: the count,
-# 0 at end of stream.
+# recv() of at most n bytes (0: as many as it holds) into a buffer the caller owns, so a read
+# allocates nothing: the count, 0 at end of stream.
 def recv_into(sock, buf, n):
-    got = sock.readinto(buf, n)  # None when nothing is waiting
+    got = sock.readinto(buf, n) if n else sock.readinto(buf)  # None when nothing is waiting
     if got is None:
         raise OSError(EAGAIN, "EAGAIN")
     return got
