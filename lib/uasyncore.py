@@ -226,22 +226,33 @@ def readwrite(obj, flags):
 
 ##### the persistent poller: one per channel map, registrations kept across passes
 
-_pollers = {}  # id(map) -> _Poller; holds the map so its id stays unique
+# One _Poller per channel map in use, found by identity: id() of a heap object is itself a heap
+# object on a board whose RAM lies above 2**30, and the loop finds its poller every pass.
+_pollers = []
+
+
+# The poller that serves map, or None.
+def _find(map):
+    for p in _pollers:
+        if p.map is map:
+            return p
+    return None
 
 
 # The poller that serves map, made on first use.
 def _poller(map):
-    p = _pollers.get(id(map))
+    p = _find(map)
     if p is None:
-        p = _pollers[id(map)] = _Poller(map)
+        p = _Poller(map)
+        _pollers.append(p)
     return p
 
 
 # Forget map's poller once the map has nothing left to serve.
 def _release(map):
-    p = _pollers.get(id(map))
+    p = _find(map)
     if p is not None and not map and not p.timers:
-        del _pollers[id(map)]
+        _pollers.remove(p)
         p.os.close()
 
 
@@ -1148,7 +1159,7 @@ def close_all(map=None, ignore_all=False):
             if not ignore_all:
                 raise
     map.clear()
-    p = _pollers.get(id(map))
+    p = _find(map)
     if p is not None:
         for t in list(p.timers):
             t.cancel()

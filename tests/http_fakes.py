@@ -93,7 +93,7 @@ class HttpTestCase(unittest.TestCase):
         _port.ticks_ms = self.clock
         self.map, fake = support.fake_map()
         self.poller = LivePoller()
-        uasyncore._pollers[id(self.map)].os = self.poller
+        support.poller(self.map).os = self.poller
         self.server = http_service.HttpServer(map=self.map)
         self.listener = support.FakeSocket()  # never reported ready: connect() hands it each client
         self.server.set_socket(self.listener)

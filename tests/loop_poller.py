@@ -109,7 +109,7 @@ class Registration:
         self.assertCountEqual(poller.take(), [("unregister", keys[0], 0), ("unregister", keys[1], 0)])
         self.assertEqual(poller.masks, {})
         self.assertEqual(m, {})
-        p = uasyncore._pollers[id(m)]
+        p = support.poller(m)
         for k in keys:
             self.assertNotIn(k, p.masks)
             self.assertNotIn(k, p.watch)
@@ -139,7 +139,7 @@ class Registration:
         self.poll(m, 2)
         self.assertEqual(m, {})
         self.assertEqual(poller.masks, {})
-        p = uasyncore._pollers[id(m)]
+        p = support.poller(m)
         self.assertEqual(p.watch, {})
         asked = [d.asked for d in victims]
         self.poll(m)

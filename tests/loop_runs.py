@@ -83,7 +83,7 @@ class Release:
         poller.script.append([(sock, HANGUP)])
         uasyncore.loop(timeout=0, map=m, count=5)
         self.assertEqual(m, {})
-        self.assertNotIn(id(m), uasyncore._pollers)
+        self.assertIsNone(support.poller(m))
 
     def test_loop_releases_its_poller_and_a_later_loop_works(self):
         # real UDP sockets: always writable, so each channel finishes in its first pass
@@ -100,11 +100,11 @@ class Release:
         for round in range(2):
             d = OneShot(socket.socket(socket.AF_INET, socket.SOCK_DGRAM), map=m)
             self.addCleanup(d.close)
-            self.assertIn(id(m), uasyncore._pollers)
+            self.assertIsNotNone(support.poller(m))
             uasyncore.loop(timeout=5, map=m, count=20)
             self.assertTrue(d.wrote, "round %d" % round)
             self.assertEqual(m, {})
-            self.assertNotIn(id(m), uasyncore._pollers, "round %d" % round)
+            self.assertIsNone(support.poller(m), "round %d" % round)
 
 
 class CloseAll:
@@ -130,7 +130,7 @@ class CloseAll:
             self.assertFalse(t.active())
         self.assertTrue(elsewhere.active(), "close_all cancelled another map's timer")
         self.assertEqual(poller.masks, {})
-        self.assertNotIn(id(m), uasyncore._pollers)
+        self.assertIsNone(support.poller(m))
 
     def test_close_all_raises_close_errors_unless_ignore_all(self):
         m, _ = self.map()
@@ -233,7 +233,7 @@ class Loopback:
                 echoed += chunk
             self.assertEqual(echoed, msg)
 
-        p = uasyncore._pollers[id(m)]
+        p = support.poller(m)
         self.assertEqual(len(m), self.IDLE + 2)
         for h in idle:
             self.assertEqual(h.reads, 0)

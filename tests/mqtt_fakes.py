@@ -138,7 +138,7 @@ class Harness:
         _port.ticks_ms = self.clock
         self.map = support.fake_map()[0]
         self.poller = BrokerPoller(self.clock)
-        uasyncore._pollers[id(self.map)].os = self.poller
+        support.poller(self.map).os = self.poller
         self.plan = []
         self.socks = self.poller.socks
         self.clients = []
@@ -162,7 +162,7 @@ class Harness:
     # Run the loop for `seconds` of fake time (not `run`: TestCase has that).
     def advance(self, seconds):
         end = _port.ticks_add(self.clock.now, int(seconds * 1000))
-        p = uasyncore._pollers[id(self.map)]
+        p = support.poller(self.map)
         while _port.ticks_diff(end, self.clock.now) > 0:
             if not self.map and not p.timers:
                 self.clock.now = end

@@ -5,6 +5,7 @@
 import sys
 import unittest
 
+import support
 from support import ROOT  # the source tree
 
 CONTRACT = (
@@ -301,12 +302,9 @@ class ScriptedPoller:
 
 # A fresh channel map of `core`, served by a ScriptedPoller: (map, scripted poller).
 def scripted_map(test, core):
-    m = {}
-    p = core._Poller(m)
-    p.os = ScriptedPoller()
-    core._pollers[id(m)] = p
+    m, os_poller = support.fake_map(ScriptedPoller(), core)
     test.addCleanup(core.close_all, m, True)
-    return m, p.os
+    return m, os_poller
 
 
 # A stand-in select module whose poll() hands out `poll`.

@@ -2,7 +2,6 @@
 #
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import os
-import sys
 import socket
 
 import uasyncore
@@ -202,22 +201,29 @@ class FakePoller:
         pass
 
 
-# A fresh channel map served by a FakePoller: (map, fake poller).
-def fake_map(os_poller=None):
+# The loop's poller for channel map m, None when it has none: the one seam through which tests see
+# the loop's own state (its timers) and put a fake in place of the port's OS poller (its .os).
+def poller(m, core=uasyncore):
+    return core._find(m)
+
+
+# A fresh channel map whose loop polls through os_poller (a FakePoller unless given): (map, os_poller).
+def fake_map(os_poller=None, core=uasyncore):
     m = {}
-    p = uasyncore._Poller(m)
+    p = core._poller(m)
+    p.os.close()
     p.os = FakePoller() if os_poller is None else os_poller
-    uasyncore._pollers[id(m)] = p
     return m, p.os
 
 
 # Drop whatever a test left on map: channels, timers and its poller.
 def forget_map(m):
-    p = uasyncore._pollers.pop(id(m), None)
+    m.clear()
+    p = poller(m)
     if p is not None:
         for t in list(p.timers):
             t.cancel()
-    m.clear()
+        uasyncore._release(m)
 
 
 ##### real loopback sockets
@@ -296,7 +302,16 @@ def use_clock(test, now=1000000):
     return clock
 
 
-# The errno of the exception being handled (None when it has none).
-def sys_exc_errno():
-    e = sys.exc_info()[1]
+# The errno of the exception handle_error() is handling (None when it has none).
+def handled_errno():
+    e = uasyncore.handled_error()
     return e.args[0] if isinstance(e, OSError) and e.args else None
+
+
+# Whether str.encode() rejects a codec it does not know (CPython, current MicroPython; the PyPI
+# MicroPython 1.28 ignores the name and writes UTF-8).
+try:
+    "".encode("no-such-codec")
+    REJECTS_UNKNOWN_ENCODINGS = False
+except LookupError:
+    REJECTS_UNKNOWN_ENCODINGS = True

@@ -111,7 +111,7 @@ class IdleTest(ControlCase):
         self.assertTrue(sock.closed)
 
     def test_one_timer_per_connection(self):
-        timers = uasyncore._pollers[id(self.map)].timers
+        timers = support.poller(self.map).timers
         before = len(timers)
         sock, conn = self.connect()
         for _ in range(5):

@@ -51,9 +51,8 @@ class Client:
 class RealFaultTest(unittest.TestCase):
     def setUp(self):
         self.map = {}
-        p = uasyncore._Poller(self.map)
+        p = uasyncore._poller(self.map)
         p.os = KeyedPoller(p.os)
-        uasyncore._pollers[id(self.map)] = p
         self.rng = Rng(7)
         self.socks = []
         self.clients = []

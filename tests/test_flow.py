@@ -27,7 +27,7 @@ class Recorder:
         uasyncore.dispatcher.resume_writing(self)
 
     def handle_error(self):
-        self.log.append(("error", support.sys_exc_errno()))
+        self.log.append(("error", support.handled_errno()))
         self.close()
 
     def handle_idle(self):
@@ -203,7 +203,7 @@ class IdleTimeoutTest(FlowTestCase):
         self.clock.advance(10)
         self.step()
         self.assertEqual((d.log, listener.log), ([], []))
-        self.assertEqual(uasyncore._pollers[id(self.m)].timers, [])
+        self.assertEqual(support.poller(self.m).timers, [])
 
 
 class ConnectTimeoutTest(FlowTestCase):
@@ -372,7 +372,7 @@ class ResetBeforeSetupTest(FlowTestCase):
         self.step()
         self.step((lsock, IN))
         self.assertEqual(listener.open_connections, 0)
-        self.assertEqual(uasyncore._pollers[id(self.m)].timers, [])
+        self.assertEqual(support.poller(self.m).timers, [])
         self.assertEqual(list(self.m.values()), [listener])
 
 

@@ -154,7 +154,7 @@ class LimitsTest(HttpTestCase):
         self.assertEqual(len(parse_responses(sock.sent)), 3)
 
     def test_one_timer_per_connection(self):
-        timers = uasyncore._pollers[id(self.map)].timers
+        timers = support.poller(self.map).timers
         before = len(timers)
         sock, conn = self.connect()
         for _ in range(5):

@@ -22,7 +22,7 @@ class Loop:
         uasyncore.loop(timeout=30, map=m)
         self.assertEqual(calls, [1])
         self.assertEqual(poller.waits, [2000])
-        self.assertNotIn(id(m), uasyncore._pollers, "the poller outlived the map's last timer")
+        self.assertIsNone(support.poller(m), "the poller outlived the map's last timer")
 
     def test_empty_map_without_timers_returns_without_waiting(self):
         m, poller = self.map()
@@ -129,20 +129,20 @@ class Error:
         m, _ = self.map()
         self.assertRaises(ValueError, uasyncore.call_later, -0.001, int, map=m)
         self.assertRaises(ValueError, uasyncore.call_every, -1, int, map=m)
-        self.assertEqual(uasyncore._pollers[id(m)].timers, [])
+        self.assertEqual(support.poller(m).timers, [])
 
     def test_non_callable_raises_type_error(self):
         m, _ = self.map()
         self.assertRaises(TypeError, uasyncore.call_later, 1, 42, map=m)
         self.assertRaises(TypeError, uasyncore.call_every, 1, "fn", map=m)
         self.assertRaises(TypeError, uasyncore.call_at, uasyncore.ticks(), None, map=m)
-        self.assertEqual(uasyncore._pollers[id(m)].timers, [])
+        self.assertEqual(support.poller(m).timers, [])
 
     def test_zero_interval_raises_value_error(self):
         m, _ = self.map()
         self.assertRaises(ValueError, uasyncore.call_every, 0, int, map=m)
         self.assertRaises(ValueError, uasyncore.call_every, 0.0001, int, map=m)  # rounds to 0 ms
-        self.assertEqual(uasyncore._pollers[id(m)].timers, [])
+        self.assertEqual(support.poller(m).timers, [])
 
 
 # Ticks just short of where the clock wraps.  MicroPython's ticks wrap at its small-int limit,

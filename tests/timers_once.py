@@ -155,7 +155,7 @@ class Cancel:
         self.clock.advance(100)
         uasyncore.poll(0, map=m)
         self.assertEqual(calls, ["first", "third"])
-        self.assertEqual(uasyncore._pollers[id(m)].timers, [])
+        self.assertEqual(support.poller(m).timers, [])
 
 
 class Periodic:
@@ -255,4 +255,4 @@ class Periodic:
         self.assertEqual(len(calls), 5)
         self.assertEqual(len(poller.waits), 5)
         self.assertTrue(t.active())
-        self.assertIn(id(m), uasyncore._pollers, "the poller went away with a timer pending")
+        self.assertIsNotNone(support.poller(m), "the poller went away with a timer pending")
