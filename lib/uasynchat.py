@@ -12,6 +12,19 @@ _BYTES_LIKE = (bytes, bytearray, memoryview)
 _WOULDBLOCK = (uasyncore.EWOULDBLOCK, uasyncore.EAGAIN)
 
 
+# str -> bytes, for use_encoding. MicroPython has only UTF-8 (newer builds raise LookupError for other
+# names, older ones ignore the name): there asynchat's default latin-1 is written as UTF-8 (the same
+# bytes for ASCII), and an encoding it cannot do is a ValueError that says so.
+def _encode(text, encoding):
+    try:
+        return text.encode(encoding)
+    except LookupError:
+        pass
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8", "latin-1", "latin1", "iso-8859-1"):
+        return text.encode("utf-8")
+    raise ValueError("encoding %r is not available on this runtime (it has UTF-8)" % (encoding,))
+
+
 # data to slice: bytes as a view (no copies); a bytearray as is, its owner may resize it
 def _window(data):
     return memoryview(data) if isinstance(data, bytes) else data
@@ -31,6 +44,8 @@ class async_chat(uasyncore.dispatcher):
 
     # the buffers exist before the dispatcher can register and be polled
     def __init__(self, sock=None, map=None):
+        if self.use_encoding:
+            _encode("", self.encoding)  # an encoding this runtime cannot do fails here, not in the loop
         self.ac_in_buffer = b""
         self.incoming = []
         self.producer_fifo = []
@@ -57,7 +72,7 @@ class async_chat(uasyncore.dispatcher):
     # the terminator: a bytes delimiter, a byte count (int >= 0), or None to take everything
     def set_terminator(self, term):
         if isinstance(term, str) and self.use_encoding:
-            term = term.encode(self.encoding)
+            term = _encode(term, self.encoding)
         elif isinstance(term, int) and term < 0:
             raise ValueError("the number of received bytes must be positive")
         self.terminator = term
@@ -82,7 +97,7 @@ class async_chat(uasyncore.dispatcher):
     def _frame(self, data):
         if isinstance(data, str) and self.use_encoding:
             # fixes CPython's asynchat, which wrote bytes(str, self.encoding) (the type, not data)
-            data = data.encode(self.encoding)
+            data = _encode(data, self.encoding)
         if self.ac_in_buffer:
             data = self.ac_in_buffer + data
         self.ac_in_buffer = data
@@ -211,7 +226,7 @@ class async_chat(uasyncore.dispatcher):
                     del fifo[0]
                 continue
             if isinstance(first, str) and self.use_encoding:
-                first = fifo[0] = first.encode(self.encoding)
+                first = fifo[0] = _encode(first, self.encoding)
             size = self.ac_out_buffer_size
             data = first if len(first) <= size else _window(first)[:size]
             try:

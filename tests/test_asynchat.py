@@ -6,7 +6,6 @@
 # Runs under pytest on CPython and under `micropython tests/run_mpy.py` alike.
 import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 
-import sys
 import unittest
 
 import uasyncore
@@ -64,7 +63,7 @@ class Chat(uasynchat.async_chat):
         uasynchat.async_chat.handle_close(self)
 
     def handle_error(self):
-        self.errors.append(sys.exc_info()[1])
+        self.errors.append(uasyncore.handled_error())
         uasynchat.async_chat.handle_error(self)  # the default: log, then handle_close
 
     def log_info(self, message, type="info"):
@@ -395,6 +394,35 @@ class EncodingTest(ChatTestCase):
             d.initiate_send()
         self.assertEqual(bytes(d.socket.sent), b"abcdef")
         self.assertEqual(d.errors, [])
+
+    def test_the_default_latin_1_is_utf_8_where_the_runtime_has_only_utf_8(self):
+        try:
+            encoding = "latin-1" if "\u00e9".encode("latin-1") == b"\xe9" else "utf-8"
+        except LookupError:  # current MicroPython: UTF-8 only
+            encoding = "utf-8"
+        d = self.chat(cls=EncodingChat, terminator="\u00e9")
+        self.assertEqual(d.get_terminator(), "\u00e9".encode(encoding))
+        d.push_with_producer(ListProducer(["caf\u00e9\n"], d.socket))
+        self.assertEqual(bytes(d.socket.sent), "caf\u00e9\n".encode(encoding))
+        self.assertEqual(d.errors, [])
+
+    @unittest.skipUnless(support.REJECTS_UNKNOWN_ENCODINGS, "this runtime's str.encode ignores the encoding's name")
+    def test_an_encoding_the_runtime_cannot_do_fails_when_the_channel_is_made(self):
+        class Cp(EncodingChat):
+            encoding = "no-such-codec"
+
+        with self.assertRaises(ValueError) as cm:
+            self.chat(cls=Cp)
+        self.assertIn("no-such-codec", str(cm.exception))
+        self.assertEqual(self.m, {}, "the channel was never made")
+
+    @unittest.skipUnless(support.REJECTS_UNKNOWN_ENCODINGS, "this runtime's str.encode ignores the encoding's name")
+    def test_an_encoding_changed_later_reaches_handle_error_as_a_value_error(self):
+        d = self.chat(inbox=["abc\n"], cls=EncodingChat, terminator=b"\n")
+        d.encoding = "no-such-codec"
+        self.step((d.socket, IN))
+        self.assertEqual([type(e) for e in d.errors], [ValueError])
+        self.assertEqual(d.closes, 1, "handle_error's default closes the channel")
 
 
 ##### push
