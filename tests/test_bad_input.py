@@ -7,7 +7,6 @@
 import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 
 import gc
-import sys
 import unittest
 
 import uasyncore
@@ -63,7 +62,7 @@ class BadInput:
 
     def use_live_poller(self):
         self.poller = LivePoller(Rng(11))
-        uasyncore._pollers[id(self.map)].os = self.poller
+        support.poller(self.map).os = self.poller
         self.errors = []
         self.out_of_memory = 0
 
@@ -82,7 +81,7 @@ class BadInput:
     # tests' own modules leave the service little).
     def recorder(self, conn):
         def handle_error():
-            e = sys.exc_info()[1]
+            e = uasyncore.handled_error()
             if isinstance(e, MemoryError):
                 self.out_of_memory += 1
             else:

@@ -4,7 +4,6 @@
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 
-import sys
 import unittest
 
 import uasynchat
@@ -31,7 +30,7 @@ class Channel:
         self.logged.append((type, message))
 
     def handle_error(self):
-        self.errors.append(type(sys.exc_info()[1]).__name__)
+        self.errors.append(type(uasyncore.handled_error()).__name__)
         uasyncore.dispatcher.handle_error(self)
 
     # Raise the planted failure once `boom_at` bytes have been read.
@@ -167,7 +166,7 @@ class FaultCase(unittest.TestCase):
         self.rng = Rng(self.seed)
         self.map, _ = support.fake_map()
         self.poller = LivePoller(Rng(self.rng.next()))
-        uasyncore._pollers[id(self.map)].os = self.poller
+        support.poller(self.map).os = self.poller
         self.socks = self.poller.socks
         self.addCleanup(uasyncore.close_all, self.map)
 

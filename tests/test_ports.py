@@ -423,7 +423,7 @@ class CoreOnBoardChecks:
                 seen.append("connect")
 
             def handle_error(self):
-                seen.append(sys.exc_info()[1].args[0])
+                seen.append(core.handled_error().args[0])
                 self.close()
 
             def log_info(self, message, type="info"):
