@@ -9,6 +9,13 @@ import support
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = shutil.which("micropython", path=sysconfig.get_path("scripts")) or shutil.which("micropython")
+# The board-like MicroPython (`make boardlike`: 32-bit, ESP32 feature level), or None when not built.
+# Where the Makefile found a source to build it from, it says so (UASYNCORE_REQUIRE_BOARDLIKE), and
+# a missing build then fails its tests instead of skipping them.
+BOARDLIKE = os.path.join(ROOT, "build", "boardlike", "micropython")
+if not os.access(BOARDLIKE, os.X_OK) and not os.environ.get("UASYNCORE_REQUIRE_BOARDLIKE"):
+    BOARDLIKE = None
+NO_BOARDLIKE = "no board-like MicroPython: make boardlike"
 
 
 # Start an example; returns (process, port) once it says it serves on that port (5 tries at ports

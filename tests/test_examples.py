@@ -10,7 +10,7 @@ try:
     import subprocess
     import time
 
-    from example_procs import MICROPYTHON, ROOT, start_example, stop
+    from example_procs import BOARDLIKE, MICROPYTHON, NO_BOARDLIKE, ROOT, start_example, stop
 except ImportError:
     raise unittest.SkipTest("starts processes: needs subprocess")
 
@@ -50,6 +50,10 @@ class EchoExampleTest(unittest.TestCase):
     @unittest.skipUnless(MICROPYTHON, "micropython not installed")
     def test_echo_on_micropython(self):
         self.check_echo(MICROPYTHON)
+
+    @unittest.skipUnless(BOARDLIKE, NO_BOARDLIKE)
+    def test_echo_on_the_board_like_micropython(self):
+        self.check_echo(BOARDLIKE)
 
     def test_unknown_example_is_refused(self):
         out = subprocess.run([sys.executable, "examples/run.py", "nope"], cwd=ROOT, capture_output=True, text=True)
@@ -111,6 +115,10 @@ class HttpExampleTest(unittest.TestCase):
     def test_http_on_micropython(self):
         self.check_http(MICROPYTHON)
 
+    @unittest.skipUnless(BOARDLIKE, NO_BOARDLIKE)
+    def test_http_on_the_board_like_micropython(self):
+        self.check_http(BOARDLIKE)
+
     # run.py puts examples/NAME first on sys.path: no module there may take a stdlib module's name.
     def test_no_example_module_hides_a_stdlib_module(self):
         examples = os.path.join(ROOT, "examples")
@@ -141,6 +149,10 @@ class ControlExampleTest(unittest.TestCase):
     @unittest.skipUnless(MICROPYTHON, "micropython not installed")
     def test_control_on_micropython(self):
         self.check_control(MICROPYTHON)
+
+    @unittest.skipUnless(BOARDLIKE, NO_BOARDLIKE)
+    def test_control_on_the_board_like_micropython(self):
+        self.check_control(BOARDLIKE)
 
 
 class MqttExampleTest(unittest.TestCase):
@@ -244,3 +256,7 @@ class MqttExampleTest(unittest.TestCase):
     @unittest.skipUnless(MICROPYTHON, "micropython not installed")
     def test_mqtt_on_micropython(self):
         self.check_mqtt(MICROPYTHON)
+
+    @unittest.skipUnless(BOARDLIKE, NO_BOARDLIKE)
+    def test_mqtt_on_the_board_like_micropython(self):
+        self.check_mqtt(BOARDLIKE)

@@ -21,8 +21,7 @@ import mpybuild  # noqa: E402  (tools/ is not a package)
 
 MICROPYTHON = shutil.which("micropython", path=sysconfig.get_path("scripts")) or shutil.which("micropython")
 
-# Run by micropython with only the .mpy folder on its path: imports every module, then echoes a line
-# over 127.0.0.1 between a uasyncore server and a uasynchat client.
+# Run by micropython with only the .mpy folder on its path: imports every module, then ECHO_BODY.
 ECHO = r"""
 import sys
 sys.path[:] = [sys.argv[1]]
@@ -35,6 +34,14 @@ for name in os.listdir(sys.argv[1]):
         __import__(name[:-4])
 for m in (uasyncore, uasynchat, uasyncore_port):
     assert m.__file__.endswith(".mpy"), m.__file__
+"""
+
+# Echoes a line over 127.0.0.1 between a uasyncore server and a uasynchat client; the first port
+# to try is sys.argv[2]. Prints "reply: ..." (the modules are imported by whatever comes before).
+ECHO_BODY = r"""
+import sys
+import uasyncore
+import uasynchat
 
 HOST = "127.0.0.1"
 
@@ -122,7 +129,7 @@ class MpyBuildTest(unittest.TestCase):
         out, built = self.build("unix")
         script = os.path.join(self.tmp, "echo_check.py")
         with open(script, "w") as f:
-            f.write(ECHO)
+            f.write(ECHO + ECHO_BODY)
         first_port = str(support.free_port())
         run = subprocess.run([MICROPYTHON, script, out, first_port], capture_output=True, text=True, timeout=60)
         self.assertEqual(run.returncode, 0, run.stdout + run.stderr)

@@ -1,5 +1,5 @@
-# Every example deployed with mpremote to the virtual board (MicroPython's unix port at 128K behind a
-# pty) and exercised over loopback by real host clients: http.client and curl, a control session,
+# Every example deployed with mpremote to the virtual board (MicroPython's unix port behind a pty: the
+# PyPI one at 128K, and the board-like 32-bit one at the ESP32's 110K) and exercised over loopback by real host clients: http.client and curl, a control session,
 # mosquitto_sub against a real Mosquitto. CPython only: it starts processes.
 import support  # noqa: I001  (first, as in every test module)
 
@@ -15,7 +15,7 @@ try:
     import sys
     import tempfile
 
-    import test_vboard
+    from example_procs import BOARDLIKE, NO_BOARDLIKE
     from test_vboard import MICROPYTHON, ROOT, STEP, mpremote, mpremote_cmd, read_until, tool
 except (ImportError, unittest.SkipTest):
     raise unittest.SkipTest("drives the virtual board: needs subprocess, pty and mpremote")
@@ -29,11 +29,14 @@ from test_mqtt_broker import MOSQUITTO, MOSQUITTO_SUB, NEEDS, Broker, subscribe 
 @unittest.skipUnless(MICROPYTHON, "micropython not installed")
 @unittest.skipUnless(os.path.isdir("/proc"), "the virtual board watches processes through /proc")
 class ExamplesOnTheVirtualBoardTest(unittest.TestCase):
+    runtime = MICROPYTHON
+    heap = "128K"
+
     @classmethod
     def setUpClass(cls):
-        mpybuild.build("unix", os.path.join(ROOT, "build", "unix"))  # a 128K board imports .mpy
+        mpybuild.build("unix", os.path.join(ROOT, "build", "unix"))  # a board-sized heap imports .mpy
         cls.dir = tempfile.mkdtemp(prefix="vboard-examples-")
-        out = tool("vboard.py", "start", "--dir", cls.dir)
+        out = tool("vboard.py", "start", "--dir", cls.dir, "--micropython", cls.runtime, "--heap", cls.heap)
         if out.returncode:
             shutil.rmtree(cls.dir, ignore_errors=True)
             raise AssertionError("vboard start: %s%s" % (out.stdout, out.stderr))
@@ -68,6 +71,13 @@ class ExamplesOnTheVirtualBoardTest(unittest.TestCase):
         proc.wait(timeout=STEP)
         proc.stdout.close()
         mpremote(self, self.tty, "soft-reset")
+
+    def test_the_board_runs_the_runtime_and_heap_asked_for(self):
+        check = "import gc, sys\nprint(sys.maxsize, gc.mem_free() + gc.mem_alloc())"
+        said = mpremote(self, self.tty, "resume", "exec", check).split()
+        want = subprocess.run([self.runtime, "-X", "heapsize=" + self.heap, "-c", check], capture_output=True,
+                              text=True, timeout=STEP).stdout.split()
+        self.assertEqual(said, want)
 
     def test_http(self):
         port = support.free_port()
@@ -119,3 +129,9 @@ class ExamplesOnTheVirtualBoardTest(unittest.TestCase):
         self.assertEqual(len(got), 2, got)
         self.assertEqual(got[0][0], "1", "readings go out at QoS 1")
         self.assertIn("seq", json.loads(got[0][3]))
+
+
+@unittest.skipUnless(BOARDLIKE, NO_BOARDLIKE)
+class ExamplesOnTheBoardLikeVirtualBoardTest(ExamplesOnTheVirtualBoardTest):
+    runtime = BOARDLIKE
+    heap = "110K"
