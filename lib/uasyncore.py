@@ -421,12 +421,16 @@ class _Poller:
         while n and timers and _port.ticks_diff(timers[-1].when, now) <= 0:
             n -= 1
             t = timers.pop()
+            if t.rest:
+                t._arm(t.when, t.rest)  # one step of a far-off timer done: the next one
+                self.insert(t)
+                continue
             if t.interval is None:
                 t.poller = None
             else:
-                t.when = _port.ticks_add(t.when, t.interval)
+                t._arm(t.when, t.interval)
                 if _port.ticks_diff(t.when, now) <= 0:
-                    t.when = _port.ticks_add(now, t.interval)
+                    t._arm(now, t.interval)
                 self.insert(t)
             try:
                 t.fn(*t.args)
@@ -482,7 +486,14 @@ def _timer_error(timer, exc):
 ##### timers
 
 
+# MicroPython's ticks_add() refuses a step of half the tick period or more (2**29 ms, 6.2 days): a
+# timer further off waits in steps of at most this many milliseconds (3.1 days).
+_MAX_STEP = 1 << 28
+
+
 class Timer:
+    rest = 0  # ms still to wait after `when`, for a timer more than one step away
+
     # A call at a tick in the loop's clock; periodic when interval (ms) is set.
     def __init__(self, when, interval, fn, args):
         self.when = when
@@ -490,6 +501,15 @@ class Timer:
         self.fn = fn
         self.args = args
         self.poller = None
+
+    # Due `ms` after tick `base`, in steps ticks_add() can take.
+    def _arm(self, base, ms):
+        if ms > _MAX_STEP:
+            self.rest = ms - _MAX_STEP
+            ms = _MAX_STEP
+        elif self.rest:
+            self.rest = 0
+        self.when = _port.ticks_add(base, ms)
 
     # Whether the call is still to come.
     def active(self):
@@ -524,22 +544,31 @@ def _ms(seconds):
     return int(seconds * 1000)
 
 
-def _schedule(when, interval, fn, args, map):
+# An idle timeout in ms, at most one step (3.1 days): the check compares ticks, which wrap on MicroPython.
+def _idle_ms(seconds):
+    ms = _ms(seconds)
+    return ms if ms < _MAX_STEP else _MAX_STEP
+
+
+# A timer `ms` after tick `base`, every `interval` ms after that unless None.
+def _schedule(base, ms, interval, fn, args, map):
     if not callable(fn):
         raise TypeError("timer callback must be callable")
-    t = Timer(when, interval, fn, args)
+    t = Timer(base, interval, fn, args)
+    if ms:
+        t._arm(base, ms)
     _poller(socket_map if map is None else map).insert(t)
     return t
 
 
 # Call fn(*args) at tick `when` (a value of ticks() plus milliseconds).
 def call_at(when, fn, *args, map=None):
-    return _schedule(when, None, fn, args, map)
+    return _schedule(when, 0, None, fn, args, map)
 
 
 # Call fn(*args) once, `delay` seconds from now.
 def call_later(delay, fn, *args, map=None):
-    return _schedule(_port.ticks_add(_port.ticks_ms(), _ms(delay)), None, fn, args, map)
+    return _schedule(_port.ticks_ms(), _ms(delay), None, fn, args, map)
 
 
 # Call fn(*args) every `interval` seconds, the first time one interval from now.
@@ -547,7 +576,7 @@ def call_every(interval, fn, *args, map=None):
     ms = _ms(interval)
     if ms <= 0:
         raise ValueError("interval must be at least 1 ms")
-    return _schedule(_port.ticks_add(_port.ticks_ms(), ms), ms, fn, args, map)
+    return _schedule(_port.ticks_ms(), ms, ms, fn, args, map)
 
 
 ##### the loop
@@ -888,7 +917,7 @@ class dispatcher:
         self._stop_idle_timer()
         if seconds is not None and self._fileno is not None:
             self._last_io = _port.ticks_ms()
-            self._idle_timer = call_at(_port.ticks_add(self._last_io, _ms(seconds)), self._idle_check, map=self._map)
+            self._idle_timer = _schedule(self._last_io, _idle_ms(seconds), None, self._idle_check, (), self._map)
 
     def _stop_idle_timer(self):
         if self._idle_timer is not None:
@@ -897,12 +926,13 @@ class dispatcher:
 
     # The idle timer fired: close if nothing moved since, else wait for the rest.
     def _idle_check(self):
-        due = _port.ticks_add(self._last_io, _ms(self.idle_timeout))
-        if _port.ticks_diff(due, _port.ticks_ms()) <= 0:
+        now = _port.ticks_ms()
+        left = _idle_ms(self.idle_timeout) - _port.ticks_diff(now, self._last_io)
+        if left <= 0:
             self._idle_timer = None
             self.handle_idle()
         else:
-            self._idle_timer = call_at(due, self._idle_check, map=self._map)
+            self._idle_timer = _schedule(now, left, None, self._idle_check, (), self._map)
 
     # Tell the poller to ask this channel's readable()/writable() again at the next pass.
     def interest_changed(self):

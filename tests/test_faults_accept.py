@@ -82,14 +82,14 @@ class SetupFailureTest(FaultCase):
         bad = FakeSocket(peer=(support.HOST, 1))
         good = FakeSocket(peer=(support.HOST, 2))
         listener.socket.accept_plan = [(bad, None), (good, None)]
-        real = uasyncore.call_at
+        real = uasyncore.Timer
 
         def no_memory(*args, **kwargs):
-            uasyncore.call_at = real
+            uasyncore.Timer = real
             raise MemoryError("fault: no heap for the idle timer")
 
-        uasyncore.call_at = no_memory
-        self.addCleanup(setattr, uasyncore, "call_at", real)
+        uasyncore.Timer = no_memory
+        self.addCleanup(setattr, uasyncore, "Timer", real)
         uasyncore.readwrite(listener, support.IN)
         self.assertTrue(bad.closed)
         self.assertEqual([d for d in self.map.values() if d.socket.closed], [], "no channel on a closed socket")

@@ -42,5 +42,9 @@ class WraparoundTest(timers_loop.Wraparound, Base):
     pass
 
 
+class FarOffTest(timers_loop.FarOff, Base):
+    pass
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -15,6 +15,20 @@ _port = uasyncore._port
 START = 1000000  # where the fake clock starts, in ms
 
 
+TICKS_PERIOD = 1 << 30  # MicroPython's (MICROPY_PY_TIME_TICKS_PERIOD)
+
+
+def board_ticks_add(t, delta):
+    if not -TICKS_PERIOD // 2 < delta < TICKS_PERIOD // 2:
+        raise OverflowError("ticks interval overflow")
+    return (t + delta) % TICKS_PERIOD
+
+
+def board_ticks_diff(a, b):
+    d = (a - b) % TICKS_PERIOD
+    return d - TICKS_PERIOD if d >= TICKS_PERIOD // 2 else d
+
+
 # Stands in for the port's ticks_ms(); moves only when told to.
 class FakeClock:
     def __init__(self, now):
@@ -68,6 +82,13 @@ class TimerTestCase(unittest.TestCase):
         _port.ticks_ms = clock
         self.addCleanup(setattr, _port, "ticks_ms", real)
         return clock
+
+    # MicroPython's tick arithmetic in place of the port's, on any runtime: a 2**30 ms period, and
+    # ticks_add() refusing a step of half of it (2**29 ms, 6.2 days) or more, as boards do.
+    def use_board_ticks(self):
+        for name, fn in (("ticks_add", board_ticks_add), ("ticks_diff", board_ticks_diff)):
+            self.addCleanup(setattr, _port, name, getattr(_port, name))
+            setattr(_port, name, fn)
 
     # A fresh channel map served by a SleepingPoller on self.clock: (map, poller).
     def map(self, late=0):

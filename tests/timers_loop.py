@@ -191,3 +191,43 @@ class Wraparound:
         uasyncore.loop(timeout=30, map=m, count=1)
         self.assertEqual(poller.waits[-1], 1)
         self.assertEqual(calls, [1])
+
+
+DAY = 86400  # seconds
+
+
+# Timers further off than MicroPython's ticks_add() can step (2**29 ms, 6.2 days), on board ticks.
+class FarOff:
+    def board_map(self):
+        self.use_board_ticks()
+        return self.map()
+
+    def test_a_timer_a_week_away_runs_once_a_week_later(self):
+        m, poller = self.board_map()
+        calls = []
+        uasyncore.call_later(7 * DAY, calls.append, 1, map=m)
+        uasyncore.loop(timeout=None, map=m, count=10)
+        self.assertEqual(calls, [1])
+        self.assertEqual(sum(poller.waits), 7 * DAY * 1000, "ms waited before it ran")
+        self.assertTrue(max(poller.waits) < 1 << 29, "every wait is one ticks_add() can take")
+
+    def test_a_weekly_timer_keeps_its_beat(self):
+        m, poller = self.board_map()
+        beats = []
+        every = uasyncore.call_every(7 * DAY, lambda: beats.append(sum(poller.waits)), map=m)
+        uasyncore.loop(timeout=None, map=m, count=12)
+        every.cancel()
+        self.assertEqual(beats[:2], [7 * DAY * 1000, 14 * DAY * 1000])
+
+    def test_an_idle_timeout_of_ten_days_closes_after_at_most_3_days(self):
+        m, poller = self.board_map()
+        idled = []
+
+        class Sleepy(Idle):
+            def handle_idle(self):
+                idled.append(sum(poller.waits))
+                self.close()
+
+        Sleepy(support.FakeSocket(), m).set_idle_timeout(10 * DAY)
+        uasyncore.loop(timeout=None, map=m, count=5)
+        self.assertEqual(idled, [1 << 28], "closed after 2**28 ms: the longest idle timeout the ticks can count")
