@@ -52,7 +52,8 @@ test-mpy-heap: deps
 	$(PYTHON) tools/heaprun.py --micropython $(MICROPYTHON) --heap $(TEST_HEAP) --tree build/test-mpy
 
 # The board-like MicroPython (tools/boardlike/): the unix port built 32-bit at the ESP32's feature level,
-# without sys.exc_info(), with mbedTLS on the GC heap and this project frozen. From MICROPY_SRC, else the
+# without sys.exc_info(), with mbedTLS on the GC heap, asyncio and ssl frozen as firmware has them
+# ($(BOARDLIKE); $(BOARDLIKE)-frozen also has this project frozen). From MICROPY_SRC, else the
 # shared source archive; with neither it says how to get one and builds nothing (its tests then skip,
 # except where the archive or MICROPY_SRC says they can run: there a missing build fails them).
 MICROPY_SRC ?=

@@ -9,12 +9,14 @@ import support
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = shutil.which("micropython", path=sysconfig.get_path("scripts")) or shutil.which("micropython")
-# The board-like MicroPython (`make boardlike`: 32-bit, ESP32 feature level), or None when not built.
-# Where the Makefile found a source to build it from, it says so (UASYNCORE_REQUIRE_BOARDLIKE), and
-# a missing build then fails its tests instead of skipping them.
+# The board-like MicroPython (`make boardlike`: 32-bit, ESP32 feature level), or None when not built;
+# BOARDLIKE_FROZEN is the same firmware with uasyncore frozen. Where the Makefile found a source to
+# build them from, it says so (UASYNCORE_REQUIRE_BOARDLIKE), and a missing build then fails its tests
+# instead of skipping them.
 BOARDLIKE = os.path.join(ROOT, "build", "boardlike", "micropython")
+BOARDLIKE_FROZEN = BOARDLIKE + "-frozen"
 if not os.access(BOARDLIKE, os.X_OK) and not os.environ.get("UASYNCORE_REQUIRE_BOARDLIKE"):
-    BOARDLIKE = None
+    BOARDLIKE = BOARDLIKE_FROZEN = None
 NO_BOARDLIKE = "no board-like MicroPython: make boardlike"
 
 

@@ -1,5 +1,5 @@
 # The board-like MicroPython itself (`make boardlike`, tools/boardlike/): built as a board's firmware
-# is, with this project frozen through manifest.py. CPython only: it starts the interpreter.
+# is, and again with this project frozen through manifest.py. CPython only: it starts the interpreter.
 import support  # noqa: F401, I001  (first, as in every test module)
 
 import json
@@ -10,16 +10,16 @@ try:
     import subprocess
     import tempfile
 
-    from example_procs import BOARDLIKE, NO_BOARDLIKE, ROOT
+    from example_procs import BOARDLIKE, BOARDLIKE_FROZEN, NO_BOARDLIKE, ROOT
     from test_mpy import ECHO_BODY
 except ImportError:
     raise unittest.SkipTest("starts the board-like MicroPython: needs subprocess")
 
 
-# Run code on the board-like MicroPython from an empty folder, so only frozen modules are found.
-def run(test, code, *args):
+# Run code on a board-like MicroPython from an empty folder, so only frozen modules are found.
+def run(test, code, *args, runtime=BOARDLIKE):
     with tempfile.TemporaryDirectory() as cwd:
-        done = subprocess.run([BOARDLIKE, "-c", code] + list(args), cwd=cwd, capture_output=True, text=True,
+        done = subprocess.run([runtime, "-c", code] + list(args), cwd=cwd, capture_output=True, text=True,
                               timeout=60)
     test.assertEqual(done.returncode, 0, done.stdout + done.stderr)
     return done.stdout
@@ -59,5 +59,10 @@ class BoardLikeRuntimeTest(unittest.TestCase):
         check = "import sys\nsys.path[:] = ['.frozen']\n"
         check += "".join("import %s\nassert not %s.__file__.startswith('/'), %s.__file__\n" % (n, n, n) for n in names)
         check += "import ssl, asyncio\n"  # what the firmware freezes beside them
-        out = run(self, check + ECHO_BODY, "-", str(support.free_port()))
+        out = run(self, check + ECHO_BODY, "-", str(support.free_port()), runtime=BOARDLIKE_FROZEN)
         self.assertIn("reply: b'ping from .mpy'", out)
+
+    def test_the_firmware_as_shipped_has_no_uasyncore(self):
+        # the tests and RAM figures run there, with uasyncore brought as source or .mpy as a user would
+        out = run(self, "try:\n import uasyncore\nexcept ImportError:\n print('none')\nimport ssl, asyncio")
+        self.assertEqual(out.strip(), "none")

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 # Build the board-like MicroPython: the unix port held to what a board's firmware has (32-bit objects,
-# the ESP32 feature level, no sys.exc_info(), mbedTLS on the GC heap, uasyncore frozen), from the
-# variant files in tools/boardlike/ and a MicroPython source tree.
+# the ESP32 feature level, no sys.exc_info(), mbedTLS on the GC heap, asyncio and ssl frozen), from
+# the variant files in tools/boardlike/ and a MicroPython source tree. Twice: OUT/micropython is the
+# firmware as shipped, where programs bring uasyncore as source or .mpy (the tests, the RAM figures);
+# OUT/micropython-frozen also has uasyncore frozen through the project's manifest.py.
 #
 #   python3 tools/boardlike.py build [--src DIR] [--archive FILE] [--out build/boardlike]
 #
 # The source is --src (a MicroPython checkout with lib/mbedtls and lib/micropython-lib), else the
 # archive, unpacked once into OUT/src. With neither it says how to get one and exits 0 without a
 # build, so that the rest of `make test` goes on (the tests that need it skip, unless
-# UASYNCORE_REQUIRE_BOARDLIKE is set). The interpreter ends up at OUT/micropython, its mpy-cross at
-# OUT/mpy-cross.
+# UASYNCORE_REQUIRE_BOARDLIKE is set). mpy-cross ends up at OUT/mpy-cross.
 import argparse
 import os
 import shutil
@@ -73,16 +74,17 @@ def build(args):
     check_m32()
     jobs = "-j%d" % (os.cpu_count() or 2)
     run(["make", "-s", "-C", os.path.join(src, "mpy-cross"), jobs])
-    # BUILD outside the source tree: one source serves several builds; VARIANT_DIR is ours
-    run(["make", "-s", "-C", os.path.join(src, "ports", "unix"), jobs, "VARIANT_DIR=" + VARIANT,
-         "BUILD=" + os.path.join(out, "build")])
-    for name, built in (("micropython", os.path.join(out, "build", "micropython")),
-                        ("mpy-cross", os.path.join(src, "mpy-cross", "build", "mpy-cross"))):
-        shutil.copy2(built, os.path.join(out, name))
-    interp = os.path.join(out, "micropython")
-    info = subprocess.run([interp, "-c", "import sys; print(sys.version, sys.maxsize)"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    print("board-like MicroPython: %s (%s)" % (os.path.relpath(interp, ROOT), info))
+    shutil.copy2(os.path.join(src, "mpy-cross", "build", "mpy-cross"), os.path.join(out, "mpy-cross"))
+    for name, manifest in (("micropython", "manifest.py"), ("micropython-frozen", "manifest_frozen.py")):
+        # BUILD outside the source tree: one source serves both builds; VARIANT_DIR is ours
+        build = os.path.join(out, "build-" + name)
+        run(["make", "-s", "-C", os.path.join(src, "ports", "unix"), jobs, "VARIANT_DIR=" + VARIANT,
+             "BUILD=" + build, "FROZEN_MANIFEST=" + os.path.join(VARIANT, manifest)])
+        interp = os.path.join(out, name)
+        shutil.copy2(os.path.join(build, "micropython"), interp)
+        info = subprocess.run([interp, "-c", "import sys; print(sys.version, sys.maxsize)"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        print("board-like MicroPython: %s (%s)" % (os.path.relpath(interp, ROOT), info))
     return 0
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-# What uasyncore costs a board, measured on the board-like MicroPython (32-bit, `make boardlike`), or
-# on the PyPI one (64-bit: about twice a board's figures) when that is missing:
+# What uasyncore costs a board, measured on the board-like MicroPython (32-bit, `make boardlike`: the
+# firmware as shipped, and the build with uasyncore frozen), or on the PyPI one (64-bit: about twice a
+# board's figures) when that is missing:
 #   - the RAM a plain TCP service's imports keep (core + adapter), from .mpy and frozen;
 #   - the RAM each optional module adds when a program imports it;
 #   - the heap one idle echo connection holds on the server;
@@ -58,7 +59,7 @@ def imports(runtime, path, groups, cwd=None):
 
 def frozen(runtime):
     with tempfile.TemporaryDirectory() as cwd:  # nothing here to import: only what is frozen
-        return imports(runtime, ".frozen", [",".join(CORE)], cwd=cwd)[",".join(CORE)]
+        return imports(runtime + "-frozen", ".frozen", [",".join(CORE)], cwd=cwd)[",".join(CORE)]
 
 
 # The heap one idle echo connection holds: the echo example from .mpy, reporting its heap every 0.25 s,

@@ -1,6 +1,5 @@
-# What the board-like firmware freezes: asyncio and micropython-lib's ssl (over the C module tls),
-# as ESP32 and Pico W firmware do, and uasyncore with the unix adapter through the project's manifest.
+# What the board-like firmware freezes: asyncio and micropython-lib's ssl (over the C module tls), as
+# ESP32 and Pico W firmware do. manifest_frozen.py adds uasyncore, for the build that freezes it.
 # ruff: noqa: F821
 include("$(MPY_DIR)/extmod/asyncio")
 require("ssl")
-include("../../manifest.py", adapter="unix")

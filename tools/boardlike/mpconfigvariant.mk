@@ -10,4 +10,5 @@ MICROPY_PY_SSL = 1
 MICROPY_SSL_MBEDTLS = 1
 MBEDTLS_CONFIG_FILE = \"mbedtls_config_board.h\"
 
+# tools/boardlike.py builds with manifest.py (the firmware) and with manifest_frozen.py (+ uasyncore)
 FROZEN_MANIFEST ?= $(VARIANT_DIR)/manifest.py
