@@ -13,6 +13,7 @@ with open("package.json") as f:
 metadata(version=version, description="asyncore and asynchat on a persistent poller, for MicroPython and CPython")
 
 module("uasyncore.py", base_path="lib")
+module("uasyncore_compat.py", base_path="lib")
 module("uasynchat.py", base_path="lib")
 module("asyncore.py", base_path="lib")
 module("asynchat.py", base_path="lib")

@@ -2,7 +2,10 @@
 import sys
 
 import uasyncore
-from uasyncore import *  # noqa: F401,F403  (the first importer on MicroPython gets these)
-from uasyncore import _DISCONNECTED, _exception, _reraised_exceptions, _strerror  # noqa: F401
 
 sys.modules[__name__] = uasyncore  # so later imports, and CPython's first, get the module itself
+
+
+# MicroPython's first importer binds this module instead: what it asks for comes from uasyncore.
+def __getattr__(name):
+    return getattr(uasyncore, name)

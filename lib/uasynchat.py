@@ -9,7 +9,7 @@ __all__ = ("async_chat", "simple_producer", "find_prefix_at_end")
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 
 # errnos of a read that would block (MicroPython has no BlockingIOError), from uasyncore's port
-_WOULDBLOCK = (uasyncore.EWOULDBLOCK, uasyncore.EAGAIN)
+_WOULDBLOCK = uasyncore._WOULDBLOCK
 
 
 # str -> bytes, for use_encoding. MicroPython has only UTF-8 (newer builds raise LookupError for other

@@ -1,56 +1,35 @@
-# uasyncore: asyncore's dispatchers and loop on a persistent poller, with timers.
+# uasyncore: asyncore's dispatchers and loop on a persistent poller, with timers and flow control.
 #
-# The same file runs on CPython and MicroPython; what differs lives in uasyncore_port.
+# The same file runs on CPython and MicroPython; what differs lives in uasyncore_port. asyncore's
+# names that a service seldom needs (poll2, readwrite, file_dispatcher, the errno names, ...) live in
+# uasyncore_compat, loaded the first time one is asked for: a board that never asks does not pay.
 import sys
 import socket  # looked up at call time: programs monkeypatch uasyncore.socket
 
 import uasyncore_port as _port
-from uasyncore_port import (
-    EAGAIN,
-    EALREADY,
-    EBADF,
-    ECONNABORTED,
-    ECONNREFUSED,
-    ECONNRESET,
-    EINPROGRESS,
-    EINVAL,
-    EISCONN,
-    EMFILE,
-    ENFILE,
-    ENOBUFS,
-    ENOMEM,
-    ENOTCONN,
-    EPIPE,
-    ESHUTDOWN,
-    EWOULDBLOCK,
-    POLLERR,
-    POLLHUP,
-    POLLIN,
-    POLLNVAL,
-    POLLOUT,
-    POLLPRI,
-    errorcode,
-)
 
-_DISCONNECTED = frozenset({ECONNRESET, ENOTCONN, ESHUTDOWN, ECONNABORTED, EPIPE, EBADF})
-_WOULDBLOCK = (EWOULDBLOCK, EAGAIN)
+_DISCONNECTED = frozenset(
+    (_port.ECONNRESET, _port.ENOTCONN, _port.ESHUTDOWN, _port.ECONNABORTED, _port.EPIPE, _port.EBADF)
+)
+_WOULDBLOCK = (_port.EWOULDBLOCK, _port.EAGAIN)
 # Nothing to accept after all: asked too soon, or the client gave up (boards also say ENOTCONN).
-_ACCEPT_RETRY = (EWOULDBLOCK, EAGAIN, ECONNABORTED, ENOTCONN)
-# Out of descriptors or buffers: temporary, so pause accepting instead of closing the listener.
-_ACCEPT_EXHAUSTED = (EMFILE, ENFILE, ENOBUFS, ENOMEM)
-_READ = POLLIN | POLLPRI
-_CLOSED = POLLHUP | POLLERR | POLLNVAL
+_ACCEPT_RETRY = (_port.EWOULDBLOCK, _port.EAGAIN, _port.ECONNABORTED, _port.ENOTCONN)
+# Out of descriptors or buffers: temporary, so the listener rests instead of closing.
+_ACCEPT_EXHAUSTED = (_port.EMFILE, _port.ENFILE, _port.ENOBUFS, _port.ENOMEM)
+_IN = _port.POLLIN
+_OUT = _port.POLLOUT
+_PRI = _port.POLLPRI
+_READ = _IN | _PRI
+_CLOSED = _port.POLLHUP | _port.POLLERR | _port.POLLNVAL
 
 RECV_SIZE = _port.RECV_SIZE  # a recv() size that suits this port's memory (asynchat reads this much)
 ACCEPT_BURST = 16  # connections one listener may take in one pass
-ACCEPT_BACKOFF = 1.0  # seconds a listener rests after running out of descriptors
+ACCEPT_BACKOFF = 1.0  # seconds a listener rests after running out of descriptors or memory
 # Channels that may join before the loop collects garbage (or a sixteenth of those open, if more:
 # the collections then cost O(1) per channel). A steady loop allocates nothing, so what their set-up
 # left on the heap would stay for good; on MicroPython that made each poll over 1,000 connections
 # about 1.5x slower.
 COLLECT_AFTER = 16
-
-_accepting = [None]  # the listener whose handle_accept() is running: it owns dispatchers made now
 
 socket_map = {}
 
@@ -62,58 +41,67 @@ class ExitNow(Exception):
 _reraised_exceptions = (ExitNow, KeyboardInterrupt, SystemExit)
 
 
-_strerror = _port.strerror
+# asyncore's names a service seldom needs, from uasyncore_compat on first use.
+def __getattr__(name):
+    import uasyncore_compat
+
+    if name == "__all__":  # `from uasyncore import *`: every public name, as asyncore gave them
+        return [n for n in list(globals()) + list(uasyncore_compat.__dict__) if n[0] != "_"]
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return getattr(uasyncore_compat, name)
 
 
 ##### socket calls that may fail, without a heap frame each
 
-# _io(fn, sock, x, n) returns fn(sock, x, n), or the exception it raised, which the caller raises
-# again unless it is an errno it handles. MicroPython gives a function that holds an `except ... as`
-# its frame from the heap at every call (frames over 11 words go there), and with hundreds of
-# connections open that allocation searches the heap for microseconds: send and recv did, for every
-# message. So there (_port.FRAMES_ON_HEAP) the call runs in the frame of one generator, made once;
-# CPython calls directly, which costs it less.
-_io_call = [None, None, None, None]  # fn, sock, x, n while a call runs; the result after it
+# _io(fn, a, b, c) returns fn(a, b, c), or the exception it raised, which the caller raises again
+# unless it is one it handles. MicroPython gives a function that holds an `except ... as` its frame
+# from the heap at every call, and with hundreds of connections open that allocation searches the
+# heap for microseconds: send and recv did, for every message. So there (_port.FRAMES_ON_HEAP) the
+# call runs in the frame of one generator, made once; CPython calls directly, which costs it less.
+_call = [None, None, None, None, None]  # fn, a, b, c while a call runs; its result after
+_RESULT = 4
 
 
-def _io_calls(call):
+def _io_runner(call):
     while True:
         yield
         try:
-            call[0] = call[0](call[1], call[2], call[3])
+            call[_RESULT] = call[0](call[1], call[2], call[3])
         except BaseException as e:  # whatever fn raises: this generator has to outlive it
-            call[0] = e
+            call[_RESULT] = e
 
 
-def _io_direct(fn, sock, x, n):
+def _io_direct(fn, a, b, c):
     try:
-        return fn(sock, x, n)
+        return fn(a, b, c)
     except BaseException as e:
         return e
 
 
-def _io_resumed(fn, sock, x, n):
-    call = _io_call
-    if call[1] is not None:
-        return _io_direct(fn, sock, x, n)  # a call made from inside one: only a socket in Python does
-    call[0] = fn
-    call[1] = sock
-    call[2] = x
-    call[3] = n
-    _io_runner.send(None)
-    result = call[0]
-    call[0] = call[2] = None  # hold no socket or buffer between calls
-    call[1] = None  # the last: a socket here says a call is running, or was left half-way
+def _io_resumed(fn, a, b, c):
+    call = _call
+    if call[0] is not None:
+        return _io_direct(fn, a, b, c)  # a call made from inside one (a socket written in Python)
+    call[1] = a
+    call[2] = b
+    call[3] = c
+    call[0] = fn  # the last: a function here says a call is running, or was left half-way
+    _runner.send(None)
+    result = call[_RESULT]
+    call[_RESULT] = call[1] = call[2] = call[3] = None  # hold nothing between calls
+    call[0] = None
     return result
 
 
-# A fresh generator and empty slots: at import, and when a loop ends or starts with a call left
+# A fresh generator and empty slots: at import, and when a loop starts or ends with a call left
 # half-way (an exception such as Ctrl-C that lands inside the generator, outside its try, ends it).
 def _io_reset():
-    global _io_runner
-    _io_call[0] = _io_call[1] = _io_call[2] = _io_call[3] = None
-    _io_runner = _io_calls(_io_call)
-    next(_io_runner)
+    global _runner
+    for i in range(5):
+        _call[i] = None
+    _runner = _io_runner(_call)
+    next(_runner)
 
 
 if _port.FRAMES_ON_HEAP:
@@ -131,31 +119,33 @@ def _recv(sock, size, n):
     return sock.recv(size)
 
 
-##### event delivery: the functions asyncore exposes, with its error routing
+##### errors: asyncore's routing, and what boards have instead of sys.exc_info()
+
+_handling = [None]  # the exception a handle_error() (or handle_accept_error()) is running for
 
 
-# The exception handle_error() is called for, which compact_traceback() reports: boards have no
-# sys.exc_info() (MicroPython leaves it out unless a port's build adds it).
-_handling = [None]
-
-
-# Hand exc to obj.handle_error(); memory first, when that is what ran out. (uasynchat uses it too.)
-def _error(obj, exc):
+# Call obj's hook (handle_error unless given) for exc. Short of memory even for that, a channel is
+# at least closed; a listener reporting a refused connection is not at fault and stays.
+def _error(obj, exc, hook=None):
     if isinstance(exc, MemoryError):
         _port.collect()
     was = _handling[0]
     _handling[0] = exc
     try:
-        obj.handle_error()
+        if hook is None:
+            obj.handle_error()
+        else:
+            hook()
     except MemoryError:
         _port.collect()
-        obj.close()  # too little memory even to report: at least free the channel
+        if hook is None:
+            obj.close()
     finally:
         _handling[0] = was
 
 
-# The exception handle_error() was called for (None outside one), without the cost of
-# compact_traceback(): what a board's handle_error() has instead of sys.exc_info()[1].
+# The exception handle_error() (or handle_accept_error()) is called for, None outside one: what a
+# board's handler has instead of sys.exc_info()[1], which MicroPython builds for boards leave out.
 def handled_error():
     v = _handling[0]
     if v is None and hasattr(sys, "exc_info"):
@@ -163,72 +153,59 @@ def handled_error():
     return v
 
 
-# Call one of obj's handle_*_event methods; its errors go to obj.handle_error().
-def _deliver(obj, event):
-    try:
-        event()
-    except _reraised_exceptions:
-        raise
-    except Exception as e:
+# What delivering events to obj raised: a peer gone closes it, the rest goes to handle_error (and so
+# does a connect that fails, whatever its errno: the connect-outcome rule).
+def _event_error(obj, e):
+    if isinstance(e, OSError) and e.args and e.args[0] in _DISCONNECTED and not getattr(obj, "connecting", False):
+        obj.handle_close()
+    else:
         _error(obj, e)
 
 
-def read(obj):
-    _deliver(obj, obj.handle_read_event)
-
-
-def write(obj):
-    _deliver(obj, obj.handle_write_event)
-
-
-def _exception(obj):
-    _deliver(obj, obj.handle_expt_event)
-
-
 # Deliver one poll result; a hang-up that comes with data waits until the reads drain it. What it
-# raises is for _event_error (no try here: on MicroPython a function with one gets its frame from
-# the heap, and this runs for every event). A connect that fails ends in handle_error on every
-# port, with the best errno known: the connect-outcome rule.
+# raises is for _event_error (no try here: it runs for every event, and a try would cost MicroPython
+# a heap frame). A connect that fails ends in handle_error on every port, with the best errno known.
 def _dispatch(obj, flags):
     if flags & _CLOSED and getattr(obj, "connecting", False):
-        err = _port.sock_error(obj.socket) or ECONNREFUSED
-        raise OSError(err, _strerror(err))
-    if flags & POLLIN:
+        err = _port.sock_error(obj.socket) or _port.ECONNREFUSED
+        raise OSError(err, _port.strerror(err))
+    if flags & _IN:
         obj.handle_read_event()
-    if flags & POLLOUT:
+    if flags & _OUT:
         obj.handle_write_event()
-    if flags & POLLPRI:
+    if flags & _PRI:
         obj.handle_expt_event()
-    if flags & _CLOSED and not flags & POLLIN:
+    if flags & _CLOSED and not flags & _IN:
         if getattr(obj, "_reading_paused", False):
             obj.resume_reading()  # input is still waiting: read it, the reads then close
         else:
             obj.handle_close()
 
 
-# What delivering events to obj raised: a peer gone closes it, the rest goes to handle_error (and so
-# does a connect that fails, whatever its errno, as the connect-outcome rule says).
-def _event_error(obj, e):
-    if isinstance(e, OSError) and (e.args[0] if e.args else None) in _DISCONNECTED and not getattr(obj, "connecting", False):
-        obj.handle_close()
-    else:
-        _error(obj, e)
+# The default handle_error's report: ((file, function, line), type, value, "[file|function|line] ...")
+# of the exception being handled: sys.exc_info()'s where it exists, else the one handed over.
+def compact_traceback():
+    v = sys.exc_info()[1] if hasattr(sys, "exc_info") else None
+    if v is None:
+        v = _handling[0]
+    entries = _port.tb_entries(v) if v is not None else None
+    if not entries:
+        raise AssertionError("traceback does not exist")
+    return entries[-1], type(v), v, " ".join(["[%s|%s|%s]" % e for e in entries])
 
 
-def readwrite(obj, flags):
-    try:
-        _dispatch(obj, flags)
-    except _reraised_exceptions:
-        raise
-    except Exception as e:
-        _event_error(obj, e)
+##### the poller: one per channel map, registrations kept across passes
+#
+# A channel's interest (what its readable() and writable() say) is read when it joins the map and
+# whenever it says it may have changed (interest_changed(), which the core calls on every change it
+# makes: a queue that fills or empties, a connect that completes, a listener that rests); a channel
+# whose class overrides readable()/writable() without reporting is asked every pass instead
+# ("watched"). Before each wait the poller registers what changed with the OS poller. Events already
+# fetched for a key that a new channel took during the pass (CPython reuses fds) are skipped: they
+# were the old channel's. A map edited by hand is found out when its size no longer matches, and
+# at each call of loop() or poll() when keys were swapped at the same size.
 
-
-##### the persistent poller: one per channel map, registrations kept across passes
-
-# One _Poller per channel map in use, found by identity: id() of a heap object is itself a heap
-# object on a board whose RAM lies above 2**30, and the loop finds its poller every pass.
-_pollers = []
+_pollers = []  # the _Poller of each map in use, found by identity: id() allocates on some boards
 
 
 # The poller that serves map, or None.
@@ -256,128 +233,150 @@ def _release(map):
         p.os.close()
 
 
-# What a channel wants polled, from its readable() and writable() answers.
+# What a channel wants polled, from its readable() and writable() answers. A listener only reads,
+# and not while it rests or keeps a client waiting for a free slot.
 def _interest(obj):
-    mask = _READ if obj.readable() and not getattr(obj, "_reading_paused", False) else 0
-    if obj.writable() and not obj.accepting:
-        mask |= POLLOUT
+    if getattr(obj, "_reading_paused", False):
+        mask = 0
+    else:
+        mask = _READ if obj.readable() else 0
+    if obj.accepting:
+        if getattr(obj, "_resting", None) is not None or getattr(obj, "clients_waiting", False):
+            return 0
+        return mask
+    if obj.writable():
+        mask |= _OUT
     return mask
+
+
+# Register obj's interest under key with p's OS poller, when it changed. Runs through _io: what the
+# OS poller, or obj's own readable()/writable(), raises is obj's, never the loop's.
+def _register(p, key, obj):
+    mask = _interest(obj)
+    old = p.masks.get(key, 0)
+    if mask == old or p.map.get(key) is not obj:  # unchanged, or closed by its own predicates
+        return
+    sock = getattr(obj, "socket", None)
+    if not old and sock is not None and _port.key(sock) != key:
+        raise OSError(_port.EBADF, "socket closed behind its channel's back")
+    if not old:
+        p.os.register(key, mask)
+    elif mask:
+        p.os.modify(key, mask)
+    else:
+        p.os.unregister(key)
+    p.masks[key] = mask
+
+
+# Whether a channel's readable()/writable() can change unannounced, so must be asked every pass.
+def _watched(obj):
+    if getattr(obj, "reports_interest", False):
+        return False
+    cls = type(obj)
+    return getattr(cls, "readable", None) not in _SELF_REPORTING or getattr(cls, "writable", None) not in _SELF_REPORTING
 
 
 class _Poller:
     def __init__(self, map):
         self.map = map
         self.os = _port.Poller()
-        self.masks = {}  # key -> mask registered with the OS poller (0: not registered)
-        self.watch = {}  # key -> channel whose readable()/writable() are asked every pass
-        self.fresh = []  # keys whose channel's interest is not known yet
-        self.dropped = []  # keys to take out of watch once its pass is over
-        self.asking = False
-        self.stale = set()  # keys closed while this pass's events are delivered: the rest are not theirs
-        self.dispatching = False
-        self.paused = {}  # key -> Timer that resumes an exhausted listener
+        self.masks = {}  # key -> mask registered with the OS poller (0: in the map, not registered)
+        self.asked = []  # keys whose channel's interest is read again before the next wait
+        self.joined = []  # keys that joined since the last wait
+        self.watched = {}  # key -> channel asked every pass
+        self.asking = False  # watched channels are being asked: removals from watched wait
+        self.left = []  # ... in here
         self.timers = []  # Timer objects, latest first
-        self.joined = 0  # channels that joined since garbage was last collected
+        self.uncollected = 0  # channels that joined since garbage was last collected
 
-    # A channel joined the map, or its interest changed outside readable()/writable().
-    def add(self, key):
+    # A channel joined the map under key.
+    def join(self, key):
         if key not in self.masks:
             self.masks[key] = 0
-            self.joined += 1
-        self.fresh.append(key)
+            self.uncollected += 1
+        self.joined.append(key)
+        self.asked.append(key)
 
-    # A channel left the map.
-    def remove(self, key):
+    # A channel left the map: the OS poller forgets its socket before the socket closes.
+    def leave(self, key):
         if self.masks.pop(key, 0):
             self.os.unregister(key)
-        if self.dispatching:
-            self.stale.add(key)
-        if key in self.watch:
+        if key in self.watched:
             if self.asking:
-                self.watch[key] = None
-                self.dropped.append(key)
+                self.left.append(key)
             else:
-                del self.watch[key]
-        if key in self.paused:
-            t = self.paused.pop(key)
-            if t is not None:
-                t.cancel()
+                del self.watched[key]
 
-    # Register mask for key with the OS poller, if it differs from what is there.
-    def _set(self, key, mask):
-        old = self.masks.get(key, 0)
-        if mask == old:
+    # Ask obj for its interest and register it; what fails is obj's: out of memory closes it (a
+    # listener rests instead), a dead socket closes it as a hang-up does, the rest is handle_error's.
+    def ask(self, key, obj):
+        e = _io(_register, self, key, obj)
+        if e is None:
             return
-        if not old:
-            self.os.register(key, mask)
-        elif not mask:
-            self.os.unregister(key)
-        else:
-            self.os.modify(key, mask)
-        self.masks[key] = mask
-
-    # Ask a channel for its interest and register it; a channel the heap cannot register is closed.
-    def _ask(self, key, obj):
-        mask = 0 if key in self.paused else _interest(obj)
-        try:
-            self._set(key, mask)
-        except MemoryError:
+        if isinstance(e, _reraised_exceptions):
+            raise e
+        if not isinstance(e, MemoryError):
+            _event_error(obj, e)
+        elif getattr(obj, "accepting", False):
             _port.collect()
-            if getattr(obj, "accepting", False):
-                self.pause(obj, ACCEPT_BACKOFF)  # a listener is never given up: it rests and tries again
-                return
+            obj._rest(ACCEPT_BACKOFF)  # a listener is never given up: it tries again later
+        else:
+            _port.collect()
             obj.log_info("out of memory registering %r: closing it" % (obj,), "error")
             obj.close()
 
     # Bring registrations in line with a map that was changed by hand.
-    def _sync(self):
+    def sync(self):
         map = self.map
-        for key in list(self.masks):
-            if key not in map:
-                self.remove(key)
-        for key, obj in map.items():
+        for key in [k for k in self.masks if k not in map]:
+            self.leave(key)
+        for key in map:
             if key not in self.masks:
-                self.add(key)
+                self.join(key)
 
-    # Refresh interest: every watched channel, then the new ones (run_once calls it when there are any).
-    def _refresh(self):
+    # Before the loop runs: a map whose keys were swapped by hand at the same size (O(channels)).
+    def check(self):
+        masks = self.masks
+        for key in self.map:
+            if key not in masks:
+                self.sync()
+                return
+
+    # Read the interest that may have changed, and every watched channel's; register what changed.
+    def refresh(self):
         map = self.map
         if len(map) != len(self.masks):
-            self._sync()
-        watch = self.watch
-        if watch:
+            self.sync()
+        watched = self.watched
+        if watched:
             self.asking = True
-            try:
-                for key in watch:
-                    if watch[key] is not None:
-                        obj = map.get(key)  # the map's, in case a program swapped it by hand
-                        if obj is not None:
-                            self._ask(key, obj)
-            finally:
-                self.asking = False
-            dropped = self.dropped
-            while dropped:
-                key = dropped.pop()
-                if watch.get(key, 1) is None:
-                    del watch[key]
-        fresh = self.fresh
-        while fresh:
-            key = fresh.pop()
+            for key in watched:
+                obj = map.get(key)  # the map's: a program may have put another under the key
+                if obj is not None:  # not one closed while the others were asked
+                    if watched[key] is not obj:
+                        watched[key] = obj
+                    self.ask(key, obj)
+            self.asking = False
+            left = self.left
+            while left:
+                watched.pop(left.pop(), None)
+        asked = self.asked
+        while asked:
+            key = asked.pop()
             obj = map.get(key)
-            if obj is None:
-                continue
-            self._ask(key, obj)
-            if _asks_every_pass(obj):
-                watch[key] = obj
+            if obj is not None and watched.get(key) is not obj:  # a watched one was asked above
+                self.ask(key, obj)
+                if map.get(key) is obj and _watched(obj):
+                    watched[key] = obj
 
-    # One pass: refresh interest, wait for I/O or the next timer, deliver events, run due timers.
+    # One pass: register what changed, wait for I/O or the next timer, deliver events, run due timers.
     def run_once(self, ms):
-        joined = self.joined
-        if joined >= COLLECT_AFTER and joined >= len(self.masks) >> 4:
-            self.joined = 0
+        n = self.uncollected
+        if n >= COLLECT_AFTER and n >= len(self.masks) >> 4:
+            self.uncollected = 0
             _port.collect()
-        if self.fresh or self.watch or len(self.map) != len(self.masks):
-            self._refresh()
+        if self.asked or self.watched or len(self.map) != len(self.masks):
+            self.refresh()
         timers = self.timers
         if timers:
             due = _port.ticks_diff(timers[-1].when, _port.ticks_ms())
@@ -385,20 +384,18 @@ class _Poller:
                 due = 0
             if ms < 0 or due < ms:
                 ms = due
-        stale = self.stale
-        if stale:
-            stale.clear()  # left by a pass that an exception ended
+        joined = self.joined
+        if joined:
+            joined.clear()
         map = self.map
         events = iter(self.os.wait(ms))
         obj = None
-        self.dispatching = True
         while True:
-            # one try for the pass, not one per event (readwrite's, inline); after a failure the
-            # same iterator goes on with the next event
+            # one try for the pass, not one per event; after a failure the iterator goes on
             try:
                 for key, flags in events:
-                    if stale and key in stale:
-                        continue  # its channel closed in this pass; the key may belong to a new one
+                    if joined and key in joined:
+                        continue  # fetched for the channel that had this key before
                     obj = map.get(key)
                     if obj is not None:
                         _dispatch(obj, flags)
@@ -407,9 +404,6 @@ class _Poller:
                 raise
             except Exception as e:
                 _event_error(obj, e)
-        self.dispatching = False
-        if stale:
-            stale.clear()
         if timers:
             self.run_timers()
 
@@ -430,14 +424,14 @@ class _Poller:
             else:
                 t._arm(t.when, t.interval)
                 if _port.ticks_diff(t.when, now) <= 0:
-                    t._arm(now, t.interval)
+                    t._arm(now, t.interval)  # skip the beats it missed
                 self.insert(t)
             try:
                 t.fn(*t.args)
             except _reraised_exceptions:
                 raise
             except Exception as e:
-                _timer_error(t, e)
+                print("error: uncaptured python exception in timer %r (%s:%s %s)" % (t, type(e), e, _port.tb_entries(e)))
 
     # Put a timer in its place: latest first, so the next one due is at the end.
     def insert(self, t):
@@ -453,38 +447,8 @@ class _Poller:
         timers.insert(lo, t)
         t.poller = self
 
-    # Stop polling a listener, for `seconds` or (None) until resume(); it stays in the map.
-    def pause(self, obj, seconds):
-        key = obj._fileno
-        if key is None or key in self.paused:
-            return
-        self.paused[key] = None if seconds is None else call_later(seconds, self.resume, obj, map=self.map)
-        self._set(key, 0)
-
-    def resume(self, obj):
-        key = obj._fileno
-        if key in self.paused:
-            t = self.paused.pop(key)
-            if t is not None:
-                t.cancel()
-            if self.map.get(key) is obj:
-                self.fresh.append(key)
-
-
-# Whether a channel's readable()/writable() can change unannounced, so must be asked every pass.
-def _asks_every_pass(obj):
-    if getattr(obj, "reports_interest", False):
-        return False
-    cls = type(obj)
-    return getattr(cls, "readable", None) not in _SELF_REPORTING or getattr(cls, "writable", None) not in _SELF_REPORTING
-
-
-def _timer_error(timer, exc):
-    print("error: uncaptured python exception in timer %r (%s:%s %s)" % (timer, type(exc), exc, _tb_info(_port.tb_entries(exc))))
-
 
 ##### timers
-
 
 # MicroPython's ticks_add() refuses a step of half the tick period or more (2**29 ms, 6.2 days): a
 # timer further off waits in steps of at most this many milliseconds (3.1 days).
@@ -519,10 +483,8 @@ class Timer:
         p = self.poller
         if p is not None:
             self.poller = None
-            try:
+            if self in p.timers:
                 p.timers.remove(self)
-            except ValueError:
-                pass
 
     def __repr__(self):
         return "<Timer %r at tick %d>" % (self.fn, self.when)
@@ -542,12 +504,6 @@ def _ms(seconds):
     if seconds < 0:
         raise ValueError("negative delay")
     return int(seconds * 1000)
-
-
-# An idle timeout in ms, at most one step (3.1 days): the check compares ticks, which wrap on MicroPython.
-def _idle_ms(seconds):
-    ms = _ms(seconds)
-    return ms if ms < _MAX_STEP else _MAX_STEP
 
 
 # A timer `ms` after tick `base`, every `interval` ms after that unless None.
@@ -588,15 +544,13 @@ def _timeout_ms(timeout):
     return int(timeout * 1000)
 
 
-# One pass over map (asyncore's poll; use_poll does not matter, both use the same poller).
+# One pass over map (asyncore's poll; poll2 and poll3 are the same: there is one poller).
 def poll(timeout=0.0, map=None):
     if map is None:
         map = socket_map
-    _poller(map).run_once(_timeout_ms(timeout))
-
-
-poll2 = poll
-poll3 = poll
+    p = _poller(map)
+    p.check()
+    p.run_once(_timeout_ms(timeout))
 
 
 # Serve map until it has no channels and no timers left, or for count passes.
@@ -605,25 +559,50 @@ def loop(timeout=30.0, use_poll=False, map=None, count=None):
         map = socket_map
     ms = _timeout_ms(timeout)
     p = _poller(map)
-    if _io_call[1] is not None:
+    p.check()
+    if _FRAMES_ON_HEAP and _call[0] is not None:
         _io_reset()
     try:
-        if count is None:
-            while map or p.timers:
-                p.run_once(ms)
-                p = _poller(map)
-        else:
-            while (map or p.timers) and count > 0:
-                p.run_once(ms)
-                p = _poller(map)
+        while (map or p.timers) and (count is None or count > 0):
+            p.run_once(ms)
+            p = _poller(map)  # close_all() may have let the old one go
+            if count is not None:
                 count -= 1
     finally:
-        if _io_call[1] is not None:
+        if _FRAMES_ON_HEAP and _call[0] is not None:
             _io_reset()
         _release(map)
 
 
+_FRAMES_ON_HEAP = _port.FRAMES_ON_HEAP
+
+
+# Close every channel in map and cancel its timers.
+def close_all(map=None, ignore_all=False):
+    if map is None:
+        map = socket_map
+    for x in list(map.values()):
+        try:
+            x.close()
+        except OSError as e:
+            if e.args[0] != _port.EBADF and not ignore_all:
+                raise
+        except _reraised_exceptions:
+            raise
+        except Exception:
+            if not ignore_all:
+                raise
+    map.clear()
+    p = _find(map)
+    if p is not None:
+        for t in list(p.timers):
+            t.cancel()
+        _release(map)
+
+
 ##### dispatcher
+
+_accepting = [None, None]  # the listener whose handle_accept() runs, and the channel made there
 
 
 class dispatcher:
@@ -640,44 +619,51 @@ class dispatcher:
     out_high = _port.OUT_HIGH  # queued output (bytes) at which pause_writing() is called
     out_low = _port.OUT_LOW  # ... and at or under which resume_writing() is called after it
     reports_interest = False  # True: the class calls interest_changed() whenever readable()/writable() may change
+    open_connections = 0  # a listener's accepted channels still open (read it, do not set it)
+    clients_waiting = False  # a listener at its budget has a client waiting for a slot (read it)
+    # what a channel holds only once it needs it: an idle one keeps to a few attributes of its own
+    _map = socket_map  # the channel's map, unless it was given another
+    _owner = None  # the listener that accepted this channel's socket
     _reading_paused = False
     _output_full = False
     _idle_timer = None
     _last_io = 0
-    _owner = None  # the listener that accepted this channel's socket
-    open_connections = 0  # a listener's accepted channels still open (read it, do not set it)
-    clients_waiting = False  # a listener at its budget has a client waiting for a slot (read it)
     _connect_timer = None
+    _resting = None  # a listener's timer while it rests after running out of descriptors
+    _accepted = None  # a listener's socket just accepted, until handle_accept() returns
 
     def __init__(self, sock=None, map=None):
-        self._map = socket_map if map is None else map
+        if map is None:
+            map = socket_map
+        if map is not dispatcher._map:
+            self._map = map
         self._fileno = None
         owner = _accepting[0]
         if sock and owner is not None:
             self._owner = owner
             owner.open_connections += 1
-        if sock:
-            sock.setblocking(False)
-            try:
-                self.set_socket(sock, map)
-            except BaseException:
-                self._forget()  # a half-made channel gives its listener slot back
+            _accepting[1] = self
+        if not sock:
+            self.socket = None
+            return
+        sock.setblocking(False)
+        try:
+            self.set_socket(sock, map)
+        except BaseException:
+            self._forget()  # a half-made channel gives its listener slot back
+            self.del_channel(map)
+            raise
+        self.connected = True
+        try:
+            addr = _port.peername(sock)
+            if addr is not None:  # unknown on MicroPython: the class's None, no attribute to hold
+                self.addr = addr
+        except OSError as err:
+            if err.args[0] not in (_port.ENOTCONN, _port.EINVAL):
+                self._forget()
                 self.del_channel(map)
                 raise
-            self.connected = True
-            try:
-                addr = _port.peername(sock)
-                if addr is not None:  # unknown on MicroPython: the class's None, no attribute to hold
-                    self.addr = addr
-            except OSError as err:
-                if err.args[0] in (ENOTCONN, EINVAL):
-                    self.connected = False  # a socket that is not connected yet
-                else:
-                    self._forget()
-                    self.del_channel(map)
-                    raise
-        else:
-            self.socket = None
+            self.connected = False  # a socket that is not connected yet
 
     def __repr__(self):
         cls = type(self)
@@ -697,7 +683,7 @@ class dispatcher:
         if map is None:
             map = self._map
         map[self._fileno] = self
-        _poller(map).add(self._fileno)
+        _poller(map).join(self._fileno)
         if self.idle_timeout is not None and self._idle_timer is None:
             self.set_idle_timeout(self.idle_timeout)
 
@@ -707,7 +693,7 @@ class dispatcher:
             map = self._map
         if key in map:
             del map[key]
-            _poller(map).remove(key)
+            _poller(map).leave(key)
         self._fileno = None
 
     def create_socket(self, family=socket.AF_INET, type=socket.SOCK_STREAM):
@@ -727,7 +713,7 @@ class dispatcher:
         except OSError:
             pass
 
-    ##### predicates: what the loop asks each pass
+    ##### predicates: what the loop asks
 
     def readable(self):
         return True
@@ -751,18 +737,18 @@ class dispatcher:
         self.connected = False
         self.connecting = True
         err = _port.connect_ex(self.socket, _port.sockaddr(address))
-        if err in (EINPROGRESS, EALREADY, EWOULDBLOCK):
+        if err in (_port.EINPROGRESS, _port.EALREADY, _port.EWOULDBLOCK):
             self.addr = address
             if self.connect_timeout is not None:
                 self._connect_timer = call_later(self.connect_timeout, self._connect_expired, map=self._map)
             return
-        if err in (0, EISCONN):
+        if err in (0, _port.EISCONN):
             self.addr = address
             self.handle_connect_event()
         else:
-            raise OSError(err, _strerror(err))
+            raise OSError(err, _port.strerror(err))
 
-    # (socket, address) or None when nothing is waiting; a full descriptor table pauses accepting.
+    # (socket, address) or None when nothing is waiting; out of descriptors, the listener rests.
     def accept(self):
         try:
             conn, addr = self.socket.accept()
@@ -773,8 +759,8 @@ class dispatcher:
             if err in _ACCEPT_RETRY:
                 return None
             if err in _ACCEPT_EXHAUSTED:
-                self.log_info("accept: %s; pausing for %ss" % (_strerror(err), ACCEPT_BACKOFF), "warning")
-                _poller(self._map).pause(self, ACCEPT_BACKOFF)
+                self.log_info("accept: %s; pausing for %ss" % (_port.strerror(err), ACCEPT_BACKOFF), "warning")
+                self._rest(ACCEPT_BACKOFF)
                 return None
             raise
         self._accepted = conn
@@ -851,21 +837,23 @@ class dispatcher:
             try:
                 self.socket.close()
             except OSError as why:
-                if why.args[0] not in (ENOTCONN, EBADF):
+                if why.args[0] not in (_port.ENOTCONN, _port.EBADF):
                     raise
 
-    # Let go of the timers and of the listener's count: the channel is ending.
+    # Let go of the timers and of the listener's slot: the channel is ending.
     def _forget(self):
         self._stop_connect_timer()
         self._stop_idle_timer()
+        if self._resting is not None:
+            self._resting.cancel()
+            self._resting = None
         owner = self._owner
         if owner is not None:
             self._owner = None
             owner.open_connections -= 1
             if owner.clients_waiting:
                 owner.clients_waiting = False  # the slot is the waiting client's
-            if owner._fileno is not None:
-                _poller(owner._map).resume(owner)  # back under its budget
+                owner.interest_changed()
 
     def _stop_connect_timer(self):
         if self._connect_timer is not None:
@@ -876,9 +864,22 @@ class dispatcher:
         self._connect_timer = None
         if self.connecting:
             try:
-                raise OSError(_port.ETIMEDOUT, _strerror(_port.ETIMEDOUT))  # raised: a traceback to report
+                raise OSError(_port.ETIMEDOUT, _port.strerror(_port.ETIMEDOUT))  # raised: a traceback to report
             except OSError as e:
                 _error(self, e)
+
+    # Stop accepting for `seconds` (out of descriptors or memory): the listener stays, and tries again.
+    def _rest(self, seconds):
+        if self._resting is None:
+            try:
+                self._resting = call_later(seconds, self._wake, map=self._map)
+            except MemoryError:
+                return  # no room even for the timer: it tries again at the next event
+            self.interest_changed()
+
+    def _wake(self):
+        self._resting = None
+        self.interest_changed()
 
     ##### flow control and deadlines
 
@@ -911,13 +912,18 @@ class dispatcher:
             self._output_full = True
             self.pause_writing()
 
-    # Close the channel after `seconds` without a byte in or out (None: never).
+    # Close the channel after `seconds` without a byte in or out (None: never). Ticks wrap on
+    # MicroPython, so an idle timeout counts at most 2**28 ms (3.1 days).
     def set_idle_timeout(self, seconds):
         self.idle_timeout = seconds
         self._stop_idle_timer()
         if seconds is not None and self._fileno is not None:
             self._last_io = _port.ticks_ms()
-            self._idle_timer = _schedule(self._last_io, _idle_ms(seconds), None, self._idle_check, (), self._map)
+            self._idle_timer = _schedule(self._last_io, self._idle_ms(), None, self._idle_check, (), self._map)
+
+    def _idle_ms(self):
+        ms = _ms(self.idle_timeout)
+        return ms if ms < _MAX_STEP else _MAX_STEP
 
     def _stop_idle_timer(self):
         if self._idle_timer is not None:
@@ -927,17 +933,18 @@ class dispatcher:
     # The idle timer fired: close if nothing moved since, else wait for the rest.
     def _idle_check(self):
         now = _port.ticks_ms()
-        left = _idle_ms(self.idle_timeout) - _port.ticks_diff(now, self._last_io)
+        left = self._idle_ms() - _port.ticks_diff(now, self._last_io)
         if left <= 0:
             self._idle_timer = None
             self.handle_idle()
         else:
             self._idle_timer = _schedule(now, left, None, self._idle_check, (), self._map)
 
-    # Tell the poller to ask this channel's readable()/writable() again at the next pass.
+    # Tell the poller to ask this channel's readable()/writable() again before its next wait.
     def interest_changed(self):
-        if self._fileno is not None and self._map.get(self._fileno) is self:
-            _poller(self._map).add(self._fileno)
+        key = self._fileno
+        if key is not None and self._map.get(key) is self:
+            _poller(self._map).asked.append(key)
 
     ##### logging
 
@@ -961,52 +968,58 @@ class dispatcher:
             self.handle_read()
 
     # Take every waiting connection, up to ACCEPT_BURST, not just one per pass. A client that comes
-    # while the listener is at its budget waits: the listener rests until a channel of its closes.
+    # while the listener is at its budget waits: the listener stops polling until a slot frees. What
+    # goes wrong with a connection once accepted (its handler's constructor fails: the client reset
+    # it at once, say) closes that connection and goes to handle_accept_error(), never the listener's.
     def handle_accept_event(self):
         budget = self.max_connections
-        if budget is not None and self.open_connections >= budget:
-            self.clients_waiting = True
-            _poller(self._map).pause(self, None)
-            return
-        if self.clients_waiting:
-            self.clients_waiting = False
         n = ACCEPT_BURST
-        while n:
+        while n and self.accepting:
             if budget is not None and self.open_connections >= budget:
-                break  # still polled: the next event says whether a client is kept waiting
+                if n == ACCEPT_BURST:  # a client came while no slot was free: it waits for one
+                    self.clients_waiting = True
+                    self.interest_changed()
+                return  # else still polled: the next event says whether a client waits
             n -= 1
-            self._accepted = None
+            self._accepted = _accepting[1] = None
             _accepting[0] = self
             try:
                 self.handle_accept()
-            except MemoryError:
-                _port.collect()
-                self._drop_accepted()
-                break
+            except _reraised_exceptions:
+                raise
+            except Exception as e:
+                if self._accepted is None:
+                    raise  # the listener's own socket failed: asyncore's routing
+                self._refuse(e)
+                if isinstance(e, MemoryError):
+                    return
             finally:
                 _accepting[0] = None
-            if self._accepted is None or not self.accepting:
-                break
+            if self._accepted is None:
+                return  # nobody else waiting
+            self._accepted = None
 
-    # Out of memory while taking a connection: close it, whatever was made of it, and rest a while
-    # (the listener itself stays).
-    def _drop_accepted(self):
+    # Close the connection just accepted, and whatever was made of it, then report why.
+    def _refuse(self, e):
         conn = self._accepted
-        self._accepted = None
-        if conn is not None:
-            channel = self._map.get(_port.key(conn))
-            if channel is not None and channel.socket is conn:
-                channel.close()
-            else:
-                conn.close()
-        self.log_info("out of memory taking a connection: refused it, pausing", "warning")
-        _poller(self._map).pause(self, ACCEPT_BACKOFF)
+        channel = _accepting[1]
+        self._accepted = _accepting[1] = None
+        if channel is not None and channel.socket is conn:
+            channel.close()
+        else:
+            conn.close()
+        if isinstance(e, MemoryError):
+            _port.collect()
+            self.log_info("out of memory taking a connection: refused it, pausing", "warning")
+            self._rest(ACCEPT_BACKOFF)
+        else:
+            _error(self, e, self.handle_accept_error)
 
     def handle_connect_event(self):
         self._stop_connect_timer()
         err = _port.sock_error(self.socket)
         if err != 0:
-            raise OSError(err, _strerror(err))
+            raise OSError(err, _port.strerror(err))
         self.handle_connect()
         self.connected = True
         self.connecting = False
@@ -1027,13 +1040,17 @@ class dispatcher:
             self.handle_expt()
 
     def handle_error(self):
+        self.log_info("uncaptured python exception, closing channel %s %s" % (self._describe_error()), "error")
+        self.handle_close()
+
+    # "(type:value [file|function|line] ...)" of the exception being handled, and who raised it.
+    def _describe_error(self):
         nil, t, v, tbinfo = compact_traceback()
         try:
             self_repr = repr(self)
         except Exception:
             self_repr = "<__repr__(self) failed for object at %0x>" % id(self)
-        self.log_info("uncaptured python exception, closing channel %s (%s:%s %s)" % (self_repr, t, v, tbinfo), "error")
-        self.handle_close()
+        return self_repr, "(%s:%s %s)" % (t, v, tbinfo)
 
     ##### the hooks programs override
 
@@ -1057,6 +1074,11 @@ class dispatcher:
     def handle_accepted(self, sock, addr):
         sock.close()
         self.log_info("unhandled accepted event", "warning")
+
+    # A connection this listener accepted failed before it could be served (handled_error() says
+    # how); it is closed already, and the listener goes on. By default, log it.
+    def handle_accept_error(self):
+        self.log_info("refused a connection: %s %s" % self._describe_error(), "error")
 
     def handle_close(self):
         self.log_info("unhandled close event", "warning")
@@ -1152,67 +1174,3 @@ class dispatcher_with_send(dispatcher):
 
 # Predicates whose answers change only where the core tells the poller (interest_changed).
 _SELF_REPORTING = [dispatcher.readable, dispatcher.writable, dispatcher_with_send.writable]
-
-
-##### tracebacks and shutdown
-
-
-def _tb_info(entries):
-    return " ".join(["[%s|%s|%s]" % e for e in entries])
-
-
-# ((file, function, line), type, value, "[file|function|line] ...") of the exception being handled:
-# sys.exc_info()'s where it exists, else (boards) the one handed to handle_error().
-def compact_traceback():
-    v = sys.exc_info()[1] if hasattr(sys, "exc_info") else None
-    if v is None:
-        v = _handling[0]
-    entries = _port.tb_entries(v) if v is not None else None
-    if not entries:
-        raise AssertionError("traceback does not exist")
-    return entries[-1], type(v), v, _tb_info(entries)
-
-
-# Close every channel in map and cancel its timers.
-def close_all(map=None, ignore_all=False):
-    if map is None:
-        map = socket_map
-    for x in list(map.values()):
-        try:
-            x.close()
-        except OSError as x:
-            if x.args[0] != EBADF and not ignore_all:
-                raise
-        except _reraised_exceptions:
-            raise
-        except Exception:
-            if not ignore_all:
-                raise
-    map.clear()
-    p = _find(map)
-    if p is not None:
-        for t in list(p.timers):
-            t.cancel()
-        _release(map)
-
-
-##### files as channels, where the port can wrap a file descriptor
-
-if hasattr(_port, "file_wrapper"):
-    file_wrapper = _port.file_wrapper
-
-    class file_dispatcher(dispatcher):
-        def __init__(self, fd, map=None):
-            dispatcher.__init__(self, None, map)
-            self.connected = True
-            try:
-                fd = fd.fileno()
-            except AttributeError:
-                pass
-            self.set_file(fd)
-            self.socket.setblocking(False)
-
-        def set_file(self, fd):
-            self.socket = file_wrapper(fd)
-            self._fileno = self.socket.fileno()
-            self.add_channel()

@@ -135,7 +135,7 @@ class SocketCalls:
         self.needs_the_generator()
         d = connected(self.m, FakeSocket(peer=PEER, inbox=[b"abc"]))
         d.recv_into(bytearray(8))
-        self.assertEqual(uasyncore._io_call[:3], [None, None, None])  # the function, socket and buffer
+        self.assertEqual(uasyncore._call, [None] * 5)  # the function, its arguments and its result
 
     def test_a_send_or_read_that_gives_none_moved_nothing(self):
         # MicroPython's TLS sockets answer a send or read that would block with None
@@ -162,13 +162,13 @@ class SocketCalls:
     def test_a_call_left_half_way_is_cleared_when_a_loop_ends(self):
         # Ctrl-C landing inside the socket-call generator leaves it ended, its slots full
         self.needs_the_generator()
-        uasyncore._io_runner.close()
-        uasyncore._io_call[1] = object()
+        uasyncore._runner.close()
+        uasyncore._call[0] = len  # a function in the slot: a call under way
         d = connected(self.m, FakeSocket(peer=PEER, inbox=[b"abc"]))
         uasyncore.loop(timeout=0, count=1, map=self.m)
-        self.assertIsNone(uasyncore._io_call[1])
+        self.assertIsNone(uasyncore._call[0])
         self.assertEqual(d.recv(10), b"abc")
-        self.assertIsNone(uasyncore._io_call[1])
+        self.assertIsNone(uasyncore._call[0])
 
     def test_a_socket_call_that_makes_another(self):
         # a socket written in Python may send on another channel from inside its own call

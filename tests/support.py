@@ -315,3 +315,9 @@ try:
     REJECTS_UNKNOWN_ENCODINGS = False
 except LookupError:
     REJECTS_UNKNOWN_ENCODINGS = True
+
+
+# Whether the loop asks obj's readable()/writable() every pass (its class overrides them without
+# reporting changes through interest_changed()), rather than only when told.
+def asked_every_pass(obj):
+    return uasyncore._watched(obj)

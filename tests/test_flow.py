@@ -446,6 +446,7 @@ class MemoryTest(FlowTestCase):
         self.assertIn(listener, self.m.values())
         self.assertTrue(listener.accepting)
         self.assertFalse(conns[1].closed)
+        self.step()
         self.assertEqual(self.fake.mask(lsock), 0, "resting, not closed")
 
     def test_a_channel_that_cannot_be_registered_is_closed(self):

@@ -81,7 +81,7 @@ class KeepAliveTest(HttpTestCase):
         sock, conn = self.connect(GET % b"/")
         self.run_loop()
         self.assertEqual(len(parse_responses(sock.sent)), 1)
-        self.assertFalse(uasyncore._asks_every_pass(conn))
+        self.assertFalse(support.asked_every_pass(conn))
         self.assertEqual(self.poller.mask(sock) & (support.IN | support.OUT), support.IN, "polled for input only")
 
     def test_client_closing_mid_request(self):

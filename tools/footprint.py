@@ -133,7 +133,7 @@ def main():
             verdict = "target %d: %s%s" % (target, "met" if met else "NOT MET", ", enforced" if enforced else "")
             if enforced and not met:
                 failed.append(name)
-        print("  %-28s %8d bytes  %s" % (name, value, verdict))
+        print("  %-28s %8.0f bytes  %s" % (name, value, verdict))
     print(".mpy sizes:")
     names = sorted(next(iter(built.values())))
     print("  %-16s" % "module" + "".join("%8s" % a for a in built))

@@ -1,0 +1,88 @@
+# uasyncore_compat: the rest of asyncore's module-level names, which uasyncore loads the first time
+# one is asked for (uasyncore.readwrite, asyncore.file_dispatcher, asyncore.EWOULDBLOCK, ...): a
+# service that never asks does not pay for them on a board.
+import uasyncore as _core
+import uasyncore_port as _port
+from uasyncore_port import (  # noqa: F401  (asyncore's errno names, and the poll flags)
+    EAGAIN,
+    EALREADY,
+    EBADF,
+    ECONNABORTED,
+    ECONNREFUSED,
+    ECONNRESET,
+    EINPROGRESS,
+    EINVAL,
+    EISCONN,
+    EMFILE,
+    ENFILE,
+    ENOBUFS,
+    ENOMEM,
+    ENOTCONN,
+    EPIPE,
+    ESHUTDOWN,
+    EWOULDBLOCK,
+    POLLERR,
+    POLLHUP,
+    POLLIN,
+    POLLNVAL,
+    POLLOUT,
+    POLLPRI,
+    errorcode,
+)
+
+_strerror = _port.strerror
+poll2 = poll3 = _core.poll  # one poller serves them all
+
+
+# Call one of obj's handle_*_event methods; its errors go to obj.handle_error().
+def _deliver(obj, event):
+    try:
+        event()
+    except _core._reraised_exceptions:
+        raise
+    except Exception as e:
+        _core._error(obj, e)
+
+
+def read(obj):
+    _deliver(obj, obj.handle_read_event)
+
+
+def write(obj):
+    _deliver(obj, obj.handle_write_event)
+
+
+def _exception(obj):
+    _deliver(obj, obj.handle_expt_event)
+
+
+# Deliver poll flags to obj as the loop does ("readwrite leaves a hang-up with pending data to the reads").
+def readwrite(obj, flags):
+    try:
+        _core._dispatch(obj, flags)
+    except _core._reraised_exceptions:
+        raise
+    except Exception as e:
+        _core._event_error(obj, e)
+
+
+##### files as channels, where the port can wrap a file descriptor
+
+if hasattr(_port, "file_wrapper"):
+    file_wrapper = _port.file_wrapper
+
+    class file_dispatcher(_core.dispatcher):
+        def __init__(self, fd, map=None):
+            _core.dispatcher.__init__(self, None, map)
+            self.connected = True
+            try:
+                fd = fd.fileno()
+            except AttributeError:
+                pass
+            self.set_file(fd)
+            self.socket.setblocking(False)
+
+        def set_file(self, fd):
+            self.socket = file_wrapper(fd)
+            self._fileno = self.socket.fileno()
+            self.add_channel()
