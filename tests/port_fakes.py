@@ -219,6 +219,19 @@ PEEK_BIT = 2  # the fake esp32 socket module's MSG_PEEK (lwIP's own value is 1; 
 DONTWAIT_BIT = 64
 
 
+class Rp2Socket(BoardSocket):
+    # rp2 (modlwip.c): once lwIP has dropped the connection, send() raises its error once and EBADF
+    # after that (lwip_socket_check_connected).
+    def send(self, data):
+        self.send_calls.append(bytes(data))
+        err = self.send_error
+        if err is None:
+            return len(data)
+        if err != 11:
+            self.send_error = 9
+        raise oserror(err)
+
+
 class Esp32Socket(BoardSocket):
     # ESP32: send(b"") never reaches lwIP and always raises EAGAIN, whatever the socket's state.
     def send(self, data):

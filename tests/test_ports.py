@@ -21,6 +21,7 @@ from port_fakes import (
     Esp32Socket,
     FakePoll,
     FakeSocketModule,
+    Rp2Socket,
     core_names,
     load,
     load_core,
@@ -372,13 +373,14 @@ class Rp2AdapterTest(BoardChecks, unittest.TestCase):
     SOCKETS = 5  # MEMP_NUM_TCP_PCB
 
     def test_refused_connect_surfaces_as_reset_and_reads_as_refused(self):
-        sock = BoardSocket(send_error=104)
+        sock = Rp2Socket(send_error=104)
         self.assertEqual(self.port.sock_error(sock), self.port.ECONNREFUSED)
         self.assertEqual(sock.send_calls, [b""])
+        self.assertEqual(self.port.sock_error(sock), self.port.EBADF)  # the firmware tells it once
 
     def test_sock_error_passes_other_errors_through(self):
-        self.assertEqual(self.port.sock_error(BoardSocket(send_error=113)), 113)
-        self.assertEqual(self.port.sock_error(BoardSocket(send_error=9)), self.port.EBADF)
+        self.assertEqual(self.port.sock_error(Rp2Socket(send_error=113)), 113)
+        self.assertEqual(self.port.sock_error(Rp2Socket(send_error=9)), self.port.EBADF)
 
     def test_sock_error_is_zero_while_connecting_or_connected(self):
         self.assertEqual(self.port.sock_error(BoardSocket()), 0)
@@ -448,7 +450,7 @@ class CoreOnBoardChecks:
 
     def test_a_connect_that_times_out_in_lwip_reports_its_errno(self):
         sock = self.socket_for(self.port.ECONNABORTED)
-        outcome = self.connect_outcome(sock, self.port.POLLOUT | self.port.POLLHUP | self.port.POLLERR)
+        outcome = self.connect_outcome(sock, self.ABORTED_EVENT)
         self.assertEqual(outcome, [self.port.ECONNABORTED])
 
     def test_accept_failures_on_a_busy_board_do_not_close_the_listener(self):
@@ -474,7 +476,9 @@ class CoreOnBoardChecks:
 
 class Esp32CoreTest(CoreOnBoardChecks, unittest.TestCase):
     PORT = "esp32"
-    REFUSED_EVENT = 1 | 4 | 16  # lwIP wakes reads and writes; the asked-for POLLHUP marks the error
+    # lwIP's select() wakes reads and writes of a socket in error and sets its exception bit, which
+    # modsocket.c reports as POLLHUP when asked (never POLLERR)
+    REFUSED_EVENT = ABORTED_EVENT = 1 | 4 | 16
 
     def setUp(self):
         patch(self, self.port, _PEEK=PEEK_BIT | DONTWAIT_BIT)
@@ -490,10 +494,14 @@ class Esp32CoreTest(CoreOnBoardChecks, unittest.TestCase):
 
 class Rp2CoreTest(CoreOnBoardChecks, unittest.TestCase):
     PORT = "rp2"
-    REFUSED_EVENT = 4 | 16  # modlwip.c: a socket reset while connecting polls POLLOUT|POLLHUP, not POLLERR
+    # modlwip.c since v1.28 (a7cd418): a reset socket (ERR_RST: a refused connect, or a peer's RST after
+    # its data) polls POLLIN and POLLOUT when asked, POLLERR and POLLHUP; other lwIP errors, such as a
+    # connect lwIP gave up on (ERR_ABRT), poll POLLERR alone
+    REFUSED_EVENT = 1 | 4 | 8 | 16
+    ABORTED_EVENT = 8
 
     def socket_for(self, pending):
-        return BoardSocket(connect_error=MP_INTERNAL["EINPROGRESS"], send_error=pending)
+        return Rp2Socket(connect_error=MP_INTERNAL["EINPROGRESS"], send_error=pending)
 
 
 if __name__ == "__main__":
