@@ -242,17 +242,26 @@ class Esp32Socket(BoardSocket):
 
 
 class FakeSocketModule:
-    # The `socket` module seen by a board adapter: getaddrinfo as the firmware answers it.
+    # The `socket` module seen by a board adapter, getaddrinfo as ports/esp32/modsocket.c answers it:
+    # family 0 (the default) asks lwIP for IPv4 and then IPv6, and an IPv6 answer comes back with
+    # None for its address; AF_INET asks for IPv4 only, and a name without one raises.
     MSG_PEEK = PEEK_BIT
     MSG_DONTWAIT = DONTWAIT_BIT
+    AF_INET = 2
+    AF_INET6 = 10
 
     def __init__(self, answers=None):
-        self.answers = answers or {}
+        self.answers = answers or {}  # host: an IPv4 string, or an IPv6 one (with ":")
         self.lookups = []
 
-    def getaddrinfo(self, host, port):
-        self.lookups.append((host, port))
-        return [(2, 1, 0, "", (self.answers[host], port))]
+    def getaddrinfo(self, host, port, family=0):
+        self.lookups.append((host, port, family))
+        ip = self.answers[host]
+        if ":" not in ip:
+            return [(self.AF_INET, 1, 0, host, (ip, port))]
+        if family == self.AF_INET:
+            raise OSError(-202)  # lwIP found no IPv4 address (EAI_FAIL, negated)
+        return [(self.AF_INET6, 1, 0, host, None)]
 
 
 class FakePoll:

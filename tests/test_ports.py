@@ -251,7 +251,7 @@ class BoardChecks(AdapterChecks):
         fake = FakeSocketModule({"sensor.local": "192.168.4.20"})
         patch(self, self.port, socket=fake)
         self.assertEqual(self.port.sockaddr(("sensor.local", 1883)), ("192.168.4.20", 1883))
-        self.assertEqual(fake.lookups, [("sensor.local", 1883)])
+        self.assertEqual([lookup[:2] for lookup in fake.lookups], [("sensor.local", 1883)])
 
     def test_sockaddr_leaves_other_forms_alone(self):
         packed = bytearray(b"\x02\x00\x1f\x90\x7f\x00\x00\x01")
@@ -356,6 +356,14 @@ class Esp32AdapterTest(BoardChecks, unittest.TestCase):
         if hasattr(sock_mod, "MSG_PEEK"):
             expected = sock_mod.MSG_PEEK | getattr(sock_mod, "MSG_DONTWAIT", 0)
         self.assertEqual(self.port._PEEK, expected)
+
+    def test_sockaddr_asks_for_an_ipv4_address(self):
+        fake = FakeSocketModule({"broker.local": "192.168.4.30", "v6only.local": "fd00::30"})
+        patch(self, self.port, socket=fake)
+        self.assertEqual(self.port.sockaddr(("broker.local", 1883)), ("192.168.4.30", 1883))
+        with self.assertRaises(OSError):
+            self.port.sockaddr(("v6only.local", 1883))  # not None, which connect() cannot use
+        self.assertEqual([lookup[2] for lookup in fake.lookups], [fake.AF_INET, fake.AF_INET])
 
     def test_every_registration_asks_for_pollhup(self):
         p, os_poll, log = self.poller()

@@ -90,9 +90,10 @@ def _numeric(host):
 
 
 # An address as the socket methods take it: (ip, port); a host name is looked up here, blocking on DNS.
+# Only IPv4 answers: the port gives an IPv6 one a None address, and looks up IPv6 too unless asked not to.
 def sockaddr(addr):
     if isinstance(addr, tuple) and not _numeric(addr[0]):
-        return socket.getaddrinfo(addr[0], addr[1])[0][-1]
+        return socket.getaddrinfo(addr[0], addr[1], socket.AF_INET)[0][-1]
     return addr
 
 
