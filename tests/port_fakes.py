@@ -12,7 +12,8 @@ CONTRACT = (
     "EAGAIN EWOULDBLOCK EINPROGRESS EALREADY EISCONN EINVAL EBADF EPIPE ECONNRESET ECONNABORTED "
     "ECONNREFUSED ENOTCONN ESHUTDOWN EMFILE ENFILE ENOBUFS ENOMEM ETIMEDOUT errorcode "
     "POLLIN POLLPRI POLLOUT POLLERR POLLHUP POLLNVAL key sockaddr peer_address peername connect_ex "
-    "sock_error strerror ticks_ms ticks_add ticks_diff tb_entries Poller MAX_CONNECTIONS collect"
+    "sock_error strerror ticks_ms ticks_add ticks_diff tb_entries Poller MAX_CONNECTIONS collect "
+    "LISTEN_BACKLOG"
 ).split()
 
 
@@ -214,6 +215,9 @@ class BoardSocket:
         if self.connect_error is not None:
             raise oserror(self.connect_error)
 
+    def listen(self, backlog):
+        self.backlog = backlog
+
 
 PEEK_BIT = 2  # the fake esp32 socket module's MSG_PEEK (lwIP's own value is 1; any bit will do)
 DONTWAIT_BIT = 64
@@ -262,6 +266,37 @@ class FakeSocketModule:
         if family == self.AF_INET:
             raise OSError(-202)  # lwIP found no IPv4 address (EAI_FAIL, negated)
         return [(self.AF_INET6, 1, 0, host, None)]
+
+
+class PcbPool:
+    # The TCP PCBs of rp2's lwIP as extmod/modlwip.c uses them (from the sources): MEMP_NUM_TCP_PCB = 5;
+    # a listener takes none once listening; an arriving client takes one at its SYN and keeps it while
+    # it waits in the listener's accept queue of max(backlog, 1) slots; a handshake that finds the
+    # queue full is reset; socket() takes one or raises ENOMEM.
+    def __init__(self, pcbs=5):
+        self.free = pcbs
+        self.slots = 0
+        self.waiting = 0
+
+    def listen(self, backlog):
+        self.slots = backlog if backlog > 1 else 1
+
+    def client_arrives(self):
+        if not self.free:
+            return "SYN dropped"  # the client retries later
+        if self.waiting == self.slots:
+            return "reset"  # its PCB is freed again
+        self.free -= 1
+        self.waiting += 1
+        return "waiting"
+
+    def accept(self):
+        self.waiting -= 1  # its PCB goes with the accepted socket
+
+    def socket(self):
+        if not self.free:
+            raise oserror(12)
+        self.free -= 1
 
 
 class FakePoll:

@@ -21,6 +21,7 @@ from port_fakes import (
     Esp32Socket,
     FakePoll,
     FakeSocketModule,
+    PcbPool,
     Rp2Socket,
     core_names,
     load,
@@ -365,6 +366,24 @@ class Esp32AdapterTest(BoardChecks, unittest.TestCase):
             self.port.sockaddr(("v6only.local", 1883))  # not None, which connect() cannot use
         self.assertEqual([lookup[2] for lookup in fake.lookups], [fake.AF_INET, fake.AF_INET])
 
+    def test_budget_follows_the_chip(self):
+        self.assertEqual(self.port.budget("ESP32C2 module with ESP32-C2"), (3, 3))
+        for machine in ("Generic ESP32 module with ESP32", "Generic ESP32S3 module with ESP32-S3", "ESP32C3 module with ESP32-C3"):
+            self.assertEqual(self.port.budget(machine), (5, 5), machine)
+
+    def test_budgets_leave_the_program_a_socket_and_a_pcb_on_every_build(self):
+        # (CONFIG_LWIP_MAX_SOCKETS, CONFIG_LWIP_MAX_ACTIVE_TCP) of each build, from ports/esp32/boards:
+        # sdkconfig.base, and sdkconfig.free_ram, which only the C2 builds add
+        builds = {"ESP32C2 module with ESP32-C2": (6, 8), "Generic ESP32 module with ESP32": (10, 12)}
+        for machine, (sockets, pcbs) in builds.items():
+            connections, backlog = self.port.budget(machine)
+            self.assertLessEqual(1 + connections + 2, sockets, machine)  # listener, connections, a client and NTP
+            self.assertLessEqual(connections + backlog + 2, pcbs, machine)  # and two clients of the program's
+
+    def test_max_connections_is_this_builds(self):
+        machine = getattr(sys.implementation, "_machine", "")
+        self.assertEqual((self.port.MAX_CONNECTIONS, self.port.LISTEN_BACKLOG), self.port.budget(machine))
+
     def test_every_registration_asks_for_pollhup(self):
         p, os_poll, log = self.poller()
         sock = BoardSocket()
@@ -385,6 +404,16 @@ class Rp2AdapterTest(BoardChecks, unittest.TestCase):
         self.assertEqual(self.port.sock_error(sock), self.port.ECONNREFUSED)
         self.assertEqual(sock.send_calls, [b""])
         self.assertEqual(self.port.sock_error(sock), self.port.EBADF)  # the firmware tells it once
+
+    def test_waiting_clients_leave_a_pcb_for_the_programs_own_client(self):
+        lwip = PcbPool()
+        lwip.listen(min(5, self.port.LISTEN_BACKLOG))  # a listen(5) as the core clamps it
+        for _ in range(self.port.MAX_CONNECTIONS):
+            self.assertEqual(lwip.client_arrives(), "waiting")
+            lwip.accept()
+        # at its budget the listener accepts no more: clients wait in the backlog, or are turned away
+        self.assertEqual([lwip.client_arrives() for _ in range(3)], ["waiting", "reset", "reset"])
+        lwip.socket()  # the program's MQTT client: would raise ENOMEM with no PCB left
 
     def test_sock_error_passes_other_errors_through(self):
         self.assertEqual(self.port.sock_error(Rp2Socket(send_error=113)), 113)
@@ -460,6 +489,16 @@ class CoreOnBoardChecks:
         sock = self.socket_for(self.port.ECONNABORTED)
         outcome = self.connect_outcome(sock, self.ABORTED_EVENT)
         self.assertEqual(outcome, [self.port.ECONNABORTED])
+
+    def test_listen_asks_for_at_most_the_ports_backlog(self):
+        if "LISTEN_BACKLOG" not in core_names():
+            self.skipTest("the core does not clamp listen() to LISTEN_BACKLOG yet")
+        m, os_poll = scripted_map(self, self.core)
+        d = self.core.dispatcher(map=m)
+        sock = BoardSocket()
+        d.set_socket(sock)
+        d.listen(5)
+        self.assertEqual(sock.backlog, min(5, self.port.LISTEN_BACKLOG))
 
     def test_accept_failures_on_a_busy_board_do_not_close_the_listener(self):
         core = self.core

@@ -66,9 +66,14 @@ POLLNVAL = 32
 ##### budget and memory
 
 FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
-# lwIP here has 5 TCP connections (MEMP_NUM_TCP_PCB; listeners have their own pool): one goes for a
-# moment to each connection accepted only to be refused, one is left for the program's own clients.
+# lwIP here has 5 TCP PCBs (MEMP_NUM_TCP_PCB, lwIP's default; a listener moves to a pool of its own at
+# listen()). Every connection holds one from its SYN on: accepted ones, those waiting in the listener's
+# accept queue (modlwip.c keeps max(backlog, 1) of them, and lwIP resets the client of a handshake that
+# finds it full) and the program's own clients (MQTT, HTTP; NTP is UDP). So: 3 accepted + 1 waiting +
+# 1 left for the program's own client = 5. A handshake under way holds one too (lwIP lets `backlog` of
+# them run): while a client already waits, the next one's handshake borrows the spare for a round trip.
 MAX_CONNECTIONS = 3
+LISTEN_BACKLOG = 1  # the largest backlog a listen() should use here: each waiting client holds a PCB
 OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~200 KB heap shared with lwIP)
 OUT_LOW = 1024  # ... and resume
 RECV_SIZE = 1024  # bytes a recv() asks for (each recv() allocates this much on the heap)

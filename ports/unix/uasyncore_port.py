@@ -41,6 +41,7 @@ POLLNVAL = 32
 
 FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
 MAX_CONNECTIONS = None  # the unix port is a host runtime, like CPython: no cap (boards set theirs)
+LISTEN_BACKLOG = None  # nor on what listen() asks for
 OUT_HIGH = 16384  # queued output per channel at which writers are told to pause (a board-like budget on the unix port)
 OUT_LOW = 4096  # ... and resume
 # Bytes a recv() asks for: 64 KiB as on CPython with the unix port's default 2 MB heap (a host
