@@ -13,7 +13,7 @@ CONTRACT = (
     "ECONNREFUSED ENOTCONN ESHUTDOWN EMFILE ENFILE ENOBUFS ENOMEM ETIMEDOUT errorcode "
     "POLLIN POLLPRI POLLOUT POLLERR POLLHUP POLLNVAL key sockaddr peer_address peername connect_ex "
     "sock_error strerror ticks_ms ticks_add ticks_diff tb_entries Poller MAX_CONNECTIONS collect "
-    "LISTEN_BACKLOG"
+    "recv_into recv_into_once LISTEN_BACKLOG"
 ).split()
 
 
@@ -266,6 +266,78 @@ class FakeSocketModule:
         if family == self.AF_INET:
             raise OSError(-202)  # lwIP found no IPv4 address (EAI_FAIL, negated)
         return [(self.AF_INET6, 1, 0, host, None)]
+
+
+class StreamSocket:
+    # A board socket holding what the peer sent: each chunk is at most what one read of the port
+    # returns (an lwIP pbuf on rp2, what has arrived on ESP32), then maybe an OSError (a reset) or b""
+    # (end of stream). recv() is one read; readinto() is py/stream.c's mp_stream_rw(): it reads again
+    # until the buffer is full, returns what it has at EAGAIN, and raises any other error, dropping the
+    # bytes it had copied. CPython's recv_into() is one read too.
+    def __init__(self, *chunks):
+        self.chunks = list(chunks)
+        self.asked = []
+        self.closed = False
+
+    def setblocking(self, flag):
+        pass
+
+    def close(self):
+        self.closed = True
+
+    def _read(self, n):
+        if not self.chunks:
+            raise oserror(11)
+        item = self.chunks[0]
+        if isinstance(item, Exception):
+            del self.chunks[0]
+            raise item
+        if item:
+            self.chunks[0] = item[n:]
+            if not self.chunks[0]:
+                del self.chunks[0]
+        return item[:n]
+
+    def recv(self, n):
+        self.asked.append(n)
+        return self._read(n)
+
+    def recv_into(self, buf, n=0):
+        self.asked.append(n)
+        got = self._read(n or len(buf))
+        buf[: len(got)] = got
+        return len(got)
+
+    def readinto(self, buf, n=0):
+        self.asked.append(n)
+        size = n or len(buf)
+        done = 0
+        while size:
+            try:
+                got = self._read(size)
+            except OSError as err:
+                if err.args[0] == 11:
+                    return done or None
+                raise
+            if not got:
+                break
+            buf[done : done + len(got)] = got
+            done += len(got)
+            size -= len(got)
+        return done
+
+
+# Read sock with read(sock, buf, 0) until it raises: (bytes read, the errno it ended with).
+def read_until_error(read, sock, size=16):
+    buf = bytearray(size)
+    got = b""
+    for _ in range(20):
+        try:
+            n = read(sock, buf, 0)
+        except OSError as err:
+            return got, err.args[0]
+        got += bytes(buf[:n])
+    raise AssertionError("no error after 20 reads")
 
 
 class PcbPool:

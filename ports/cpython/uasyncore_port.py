@@ -76,6 +76,9 @@ def recv_into(sock, buf, n):
     return sock.recv_into(buf, n)
 
 
+recv_into_once = recv_into  # one read already: it keeps the bytes that came before a reset
+
+
 # send() of buf[:n].
 def send_part(sock, buf, n):
     return sock.send(memoryview(buf)[:n])

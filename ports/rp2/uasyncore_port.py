@@ -111,13 +111,29 @@ def peername(sock):
     return None
 
 
-# recv() of at most n bytes (0: as many as it holds) into a buffer the caller owns, so a read
-# allocates nothing: the count, 0 at end of stream.
+# recv() of at most n bytes (0: as many as buf holds) into buf, a bytearray or a memoryview of one: the
+# count, 0 at end of stream. One recv() call, never readinto(): py/stream.c's readinto() reads again
+# until the buffer is full, and when that read raises (the peer reset after sending) it drops the
+# bytes already copied; recv() hands them over and raises at the next call. It allocates what it reads.
 def recv_into(sock, buf, n):
+    try:
+        data = sock.recv(n or len(buf))
+    except MemoryError:
+        return _readinto(sock, buf, n)  # no free block that big: read in place, allocating nothing
+    got = len(data)
+    buf[:got] = data
+    return got
+
+
+# The stream's readinto(): allocates nothing, but loses what it read if a reset follows it.
+def _readinto(sock, buf, n):
     got = sock.readinto(buf, n) if n else sock.readinto(buf)  # None when nothing is waiting
     if got is None:
         raise OSError(EAGAIN, "EAGAIN")
     return got
+
+
+recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
 
 
 # send() of buf[:n] without slicing it (the stream's write(buf, n)): the count sent.

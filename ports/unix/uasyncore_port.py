@@ -77,11 +77,22 @@ def peername(sock):
 
 
 # recv() of at most n bytes (0: as many as it holds) into a buffer the caller owns, so a read
-# allocates nothing: the count, 0 at end of stream.
+# allocates nothing: the count, 0 at end of stream. The stream's readinto() reads again until the
+# buffer is full, and when that read raises (the peer reset after sending) it drops the bytes it had
+# copied (py/stream.c): use recv_into_once() where a reset is known to be waiting.
 def recv_into(sock, buf, n):
     got = sock.readinto(buf, n) if n else sock.readinto(buf)  # None when nothing is waiting
     if got is None:
         raise OSError(EAGAIN, "EAGAIN")
+    return got
+
+
+# recv_into() with one recv() call, which hands over the bytes that came before a reset and raises
+# at the next call; it allocates what it reads. buf: a bytearray or a memoryview of one.
+def recv_into_once(sock, buf, n):
+    data = sock.recv(n or len(buf))
+    got = len(data)
+    buf[:got] = data
     return got
 
 
