@@ -351,7 +351,7 @@ class PcbPool:
         self.waiting = 0
 
     def listen(self, backlog):
-        self.slots = backlog if backlog > 1 else 1
+        self.slots = max(1, backlog)
 
     def client_arrives(self):
         if not self.free:

@@ -543,7 +543,7 @@ class CoreOnBoardChecks:
     def test_listen_asks_for_at_most_the_ports_backlog(self):
         if "LISTEN_BACKLOG" not in core_names():
             self.skipTest("the core does not clamp listen() to LISTEN_BACKLOG yet")
-        m, os_poll = scripted_map(self, self.core)
+        m = scripted_map(self, self.core)[0]
         d = self.core.dispatcher(map=m)
         sock = BoardSocket()
         d.set_socket(sock)
