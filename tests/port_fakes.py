@@ -12,7 +12,8 @@ CONTRACT = (
     "EAGAIN EWOULDBLOCK EINPROGRESS EALREADY EISCONN EINVAL EBADF EPIPE ECONNRESET ECONNABORTED "
     "ECONNREFUSED ENOTCONN ESHUTDOWN EMFILE ENFILE ENOBUFS ENOMEM ETIMEDOUT errorcode "
     "POLLIN POLLPRI POLLOUT POLLERR POLLHUP POLLNVAL key sockaddr peer_address peername connect_ex "
-    "sock_error strerror ticks_ms ticks_add ticks_diff tb_entries Poller MAX_CONNECTIONS collect"
+    "sock_error strerror ticks_ms ticks_add ticks_diff tb_entries Poller MAX_CONNECTIONS collect "
+    "recv_into recv_into_once LISTEN_BACKLOG"
 ).split()
 
 
@@ -214,9 +215,25 @@ class BoardSocket:
         if self.connect_error is not None:
             raise oserror(self.connect_error)
 
+    def listen(self, backlog):
+        self.backlog = backlog
+
 
 PEEK_BIT = 2  # the fake esp32 socket module's MSG_PEEK (lwIP's own value is 1; any bit will do)
 DONTWAIT_BIT = 64
+
+
+class Rp2Socket(BoardSocket):
+    # rp2 (modlwip.c): once lwIP has dropped the connection, send() raises its error once and EBADF
+    # after that (lwip_socket_check_connected).
+    def send(self, data):
+        self.send_calls.append(bytes(data))
+        err = self.send_error
+        if err is None:
+            return len(data)
+        if err != 11:
+            self.send_error = 9
+        raise oserror(err)
 
 
 class Esp32Socket(BoardSocket):
@@ -229,17 +246,129 @@ class Esp32Socket(BoardSocket):
 
 
 class FakeSocketModule:
-    # The `socket` module seen by a board adapter: getaddrinfo as the firmware answers it.
+    # The `socket` module seen by a board adapter, getaddrinfo as ports/esp32/modsocket.c answers it:
+    # family 0 (the default) asks lwIP for IPv4 and then IPv6, and an IPv6 answer comes back with
+    # None for its address; AF_INET asks for IPv4 only, and a name without one raises.
     MSG_PEEK = PEEK_BIT
     MSG_DONTWAIT = DONTWAIT_BIT
+    AF_INET = 2
+    AF_INET6 = 10
 
     def __init__(self, answers=None):
-        self.answers = answers or {}
+        self.answers = answers or {}  # host: an IPv4 string, or an IPv6 one (with ":")
         self.lookups = []
 
-    def getaddrinfo(self, host, port):
-        self.lookups.append((host, port))
-        return [(2, 1, 0, "", (self.answers[host], port))]
+    def getaddrinfo(self, host, port, family=0):
+        self.lookups.append((host, port, family))
+        ip = self.answers[host]
+        if ":" not in ip:
+            return [(self.AF_INET, 1, 0, host, (ip, port))]
+        if family == self.AF_INET:
+            raise OSError(-202)  # lwIP found no IPv4 address (EAI_FAIL, negated)
+        return [(self.AF_INET6, 1, 0, host, None)]
+
+
+class StreamSocket:
+    # A board socket holding what the peer sent: each chunk is at most what one read of the port
+    # returns (an lwIP pbuf on rp2, what has arrived on ESP32), then maybe an OSError (a reset) or b""
+    # (end of stream). recv() is one read; readinto() is py/stream.c's mp_stream_rw(): it reads again
+    # until the buffer is full, returns what it has at EAGAIN, and raises any other error, dropping the
+    # bytes it had copied. CPython's recv_into() is one read too.
+    def __init__(self, *chunks):
+        self.chunks = list(chunks)
+        self.asked = []
+        self.closed = False
+
+    def setblocking(self, flag):
+        pass
+
+    def close(self):
+        self.closed = True
+
+    def _read(self, n):
+        if not self.chunks:
+            raise oserror(11)
+        item = self.chunks[0]
+        if isinstance(item, Exception):
+            del self.chunks[0]
+            raise item
+        if item:
+            self.chunks[0] = item[n:]
+            if not self.chunks[0]:
+                del self.chunks[0]
+        return item[:n]
+
+    def recv(self, n):
+        self.asked.append(n)
+        return self._read(n)
+
+    def recv_into(self, buf, n=0):
+        self.asked.append(n)
+        got = self._read(n or len(buf))
+        buf[: len(got)] = got
+        return len(got)
+
+    def readinto(self, buf, n=0):
+        self.asked.append(n)
+        size = n or len(buf)
+        done = 0
+        while size:
+            try:
+                got = self._read(size)
+            except OSError as err:
+                if err.args[0] == 11:
+                    return done or None
+                raise
+            if not got:
+                break
+            buf[done : done + len(got)] = got
+            done += len(got)
+            size -= len(got)
+        return done
+
+
+# Read sock with read(sock, buf, 0) until it raises: (bytes read, the errno it ended with).
+def read_until_error(read, sock, size=16):
+    buf = bytearray(size)
+    got = b""
+    for _ in range(20):
+        try:
+            n = read(sock, buf, 0)
+        except OSError as err:
+            return got, err.args[0]
+        got += bytes(buf[:n])
+    raise AssertionError("no error after 20 reads")
+
+
+class PcbPool:
+    # The TCP PCBs of rp2's lwIP as extmod/modlwip.c uses them (from the sources): MEMP_NUM_TCP_PCB = 5;
+    # a listener takes none once listening; an arriving client takes one at its SYN and keeps it while
+    # it waits in the listener's accept queue of max(backlog, 1) slots; a handshake that finds the
+    # queue full is reset; socket() takes one or raises ENOMEM.
+    def __init__(self, pcbs=5):
+        self.free = pcbs
+        self.slots = 0
+        self.waiting = 0
+
+    def listen(self, backlog):
+        self.slots = max(1, backlog)
+
+    def client_arrives(self):
+        if not self.free:
+            return "SYN dropped"  # the client retries later
+        if self.waiting == self.slots:
+            return "reset"  # its PCB is freed again
+        self.free -= 1
+        self.waiting += 1
+        return "waiting"
+
+    def accept(self):
+        self.waiting -= 1  # its PCB goes with the accepted socket
+
+    def socket(self):
+        if not self.free:
+            raise oserror(12)
+        self.free -= 1
 
 
 class FakePoll:

@@ -40,6 +40,7 @@ POLLNVAL = select.POLLNVAL
 
 FRAMES_ON_HEAP = False  # a CPython frame costs little whatever its code: socket calls are made directly (see uasyncore._io)
 MAX_CONNECTIONS = None  # a listener's default budget: CPython leaves it to the program
+LISTEN_BACKLOG = None  # and what listen() asks for
 OUT_HIGH = 65536  # queued output per channel at which writers are told to pause (CPython: room to stream; raise per class for bulk)
 OUT_LOW = 16384  # ... and resume
 RECV_SIZE = 262144  # bytes a recv() asks for (CPython: big reads, few passes; asyncio reads as much)
@@ -73,6 +74,9 @@ def peername(sock):
 # end of stream.
 def recv_into(sock, buf, n):
     return sock.recv_into(buf, n)
+
+
+recv_into_once = recv_into  # one read already: it keeps the bytes that came before a reset
 
 
 # send() of buf[:n].

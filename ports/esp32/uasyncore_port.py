@@ -65,10 +65,26 @@ POLLNVAL = 32
 ##### budget and memory
 
 FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
-# lwIP here has 10 sockets in all (CONFIG_LWIP_MAX_SOCKETS): one is the listener, one more is taken
-# for a moment by each connection accepted only to be refused, and WebREPL, NTP or the program's
-# own clients need the rest, so a listener serves 5 at most unless the program says otherwise.
-MAX_CONNECTIONS = 5
+
+
+# (connections per listener, largest listen() backlog) for the build that reports `machine`. The
+# firmware cannot tell its lwIP limits, so they follow from the chip. Sockets (CONFIG_LWIP_MAX_SOCKETS)
+# count the listener, accepted connections and the program's own (UDP too); TCP PCBs
+# (CONFIG_LWIP_MAX_ACTIVE_TCP, enforced by ports/esp32/lwip_patch.c) count accepted connections, those
+# waiting to be accepted or in their handshake (lwIP holds both to the backlog) and the program's
+# clients; lwIP reclaims TIME-WAIT ones when it runs short.
+def budget(machine):
+    if "ESP32-C2" in machine or "ESP32C2" in machine:
+        # C2 builds add boards/sdkconfig.free_ram: 6 sockets = listener + 3 + 2 for the program (a
+        # client, NTP); 8 PCBs = 3 + 3 waiting + 2 for the program's clients
+        return 3, 3
+    # sdkconfig.base: 10 sockets = listener + 5 + 4 for the program (WebREPL's listener and client,
+    # NTP, a client); 12 PCBs = 5 + 5 waiting + 2 for the program's clients
+    return 5, 5
+
+
+# sys.implementation._machine is "<board> with <MCU>" (MICROPY_BANNER_MACHINE), e.g. "ESP32C2 module with ESP32-C2"
+MAX_CONNECTIONS, LISTEN_BACKLOG = budget(getattr(sys.implementation, "_machine", ""))
 OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~100 KB heap)
 OUT_LOW = 1024  # ... and resume
 RECV_SIZE = 1024  # bytes a recv() asks for (each recv() allocates this much on the heap)
@@ -90,9 +106,10 @@ def _numeric(host):
 
 
 # An address as the socket methods take it: (ip, port); a host name is looked up here, blocking on DNS.
+# Only IPv4 answers: the port gives an IPv6 one a None address, and looks up IPv6 too unless asked not to.
 def sockaddr(addr):
     if isinstance(addr, tuple) and not _numeric(addr[0]):
-        return socket.getaddrinfo(addr[0], addr[1])[0][-1]
+        return socket.getaddrinfo(addr[0], addr[1], socket.AF_INET)[0][-1]
     return addr
 
 
@@ -106,13 +123,29 @@ def peername(sock):
     return None
 
 
-# recv() of at most n bytes (0: as many as it holds) into a buffer the caller owns, so a read
-# allocates nothing: the count, 0 at end of stream.
+# recv() of at most n bytes (0: as many as buf holds) into buf, a bytearray or a memoryview of one: the
+# count, 0 at end of stream. One recv() call, never readinto(): py/stream.c's readinto() reads again
+# until the buffer is full, and when that read raises (the peer reset after sending) it drops the
+# bytes already copied; recv() hands them over and raises at the next call. It allocates what it reads.
 def recv_into(sock, buf, n):
+    try:
+        data = sock.recv(n or len(buf))
+    except MemoryError:
+        return _readinto(sock, buf, n)  # no free block that big: read in place, allocating nothing
+    got = len(data)
+    buf[:got] = data
+    return got
+
+
+# The stream's readinto(): allocates nothing, but loses what it read if a reset follows it.
+def _readinto(sock, buf, n):
     got = sock.readinto(buf, n) if n else sock.readinto(buf)  # None when nothing is waiting
     if got is None:
         raise OSError(EAGAIN, "EAGAIN")
     return got
+
+
+recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
 
 
 # send() of buf[:n] without slicing it (the stream's write(buf, n)): the count sent.

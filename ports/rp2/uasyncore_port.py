@@ -66,9 +66,14 @@ POLLNVAL = 32
 ##### budget and memory
 
 FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
-# lwIP here has 5 TCP connections (MEMP_NUM_TCP_PCB; listeners have their own pool): one goes for a
-# moment to each connection accepted only to be refused, one is left for the program's own clients.
+# lwIP here has 5 TCP PCBs (MEMP_NUM_TCP_PCB, lwIP's default; a listener moves to a pool of its own at
+# listen()). Every connection holds one from its SYN on: accepted ones, those waiting in the listener's
+# accept queue (modlwip.c keeps max(backlog, 1) of them, and lwIP resets the client of a handshake that
+# finds it full) and the program's own clients (MQTT, HTTP; NTP is UDP). So: 3 accepted + 1 waiting +
+# 1 left for the program's own client = 5. A handshake under way holds one too (lwIP lets `backlog` of
+# them run): while a client already waits, the next one's handshake borrows the spare for a round trip.
 MAX_CONNECTIONS = 3
+LISTEN_BACKLOG = 1  # the largest backlog a listen() should use here: each waiting client holds a PCB
 OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~200 KB heap shared with lwIP)
 OUT_LOW = 1024  # ... and resume
 RECV_SIZE = 1024  # bytes a recv() asks for (each recv() allocates this much on the heap)
@@ -106,13 +111,29 @@ def peername(sock):
     return None
 
 
-# recv() of at most n bytes (0: as many as it holds) into a buffer the caller owns, so a read
-# allocates nothing: the count, 0 at end of stream.
+# recv() of at most n bytes (0: as many as buf holds) into buf, a bytearray or a memoryview of one: the
+# count, 0 at end of stream. One recv() call, never readinto(): py/stream.c's readinto() reads again
+# until the buffer is full, and when that read raises (the peer reset after sending) it drops the
+# bytes already copied; recv() hands them over and raises at the next call. It allocates what it reads.
 def recv_into(sock, buf, n):
+    try:
+        data = sock.recv(n or len(buf))
+    except MemoryError:
+        return _readinto(sock, buf, n)  # no free block that big: read in place, allocating nothing
+    got = len(data)
+    buf[:got] = data
+    return got
+
+
+# The stream's readinto(): allocates nothing, but loses what it read if a reset follows it.
+def _readinto(sock, buf, n):
     got = sock.readinto(buf, n) if n else sock.readinto(buf)  # None when nothing is waiting
     if got is None:
         raise OSError(EAGAIN, "EAGAIN")
     return got
+
+
+recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
 
 
 # send() of buf[:n] without slicing it (the stream's write(buf, n)): the count sent.

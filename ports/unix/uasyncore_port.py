@@ -41,6 +41,7 @@ POLLNVAL = 32
 
 FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
 MAX_CONNECTIONS = None  # the unix port is a host runtime, like CPython: no cap (boards set theirs)
+LISTEN_BACKLOG = None  # nor on what listen() asks for
 OUT_HIGH = 16384  # queued output per channel at which writers are told to pause (a board-like budget on the unix port)
 OUT_LOW = 4096  # ... and resume
 # Bytes a recv() asks for: 64 KiB as on CPython with the unix port's default 2 MB heap (a host
@@ -76,11 +77,22 @@ def peername(sock):
 
 
 # recv() of at most n bytes (0: as many as it holds) into a buffer the caller owns, so a read
-# allocates nothing: the count, 0 at end of stream.
+# allocates nothing: the count, 0 at end of stream. The stream's readinto() reads again until the
+# buffer is full, and when that read raises (the peer reset after sending) it drops the bytes it had
+# copied (py/stream.c): use recv_into_once() where a reset is known to be waiting.
 def recv_into(sock, buf, n):
     got = sock.readinto(buf, n) if n else sock.readinto(buf)  # None when nothing is waiting
     if got is None:
         raise OSError(EAGAIN, "EAGAIN")
+    return got
+
+
+# recv_into() with one recv() call, which hands over the bytes that came before a reset and raises
+# at the next call; it allocates what it reads. buf: a bytearray or a memoryview of one.
+def recv_into_once(sock, buf, n):
+    data = sock.recv(n or len(buf))
+    got = len(data)
+    buf[:got] = data
     return got
 
 
