@@ -162,13 +162,20 @@ def _event_error(obj, e):
         _error(obj, e)
 
 
+_hung_up = [None]  # the channel whose event being delivered says hang-up or error: its reads keep every byte
+
+
 # Deliver one poll result; a hang-up that comes with data waits until the reads drain it. What it
 # raises is for _event_error (no try here: it runs for every event, and a try would cost MicroPython
 # a heap frame). A connect that fails ends in handle_error on every port, with the best errno known.
 def _dispatch(obj, flags):
-    if flags & _CLOSED and getattr(obj, "connecting", False):
-        err = _port.sock_error(obj.socket) or _port.ECONNREFUSED
-        raise OSError(err, _port.strerror(err))
+    if flags & _CLOSED:
+        if getattr(obj, "connecting", False):
+            err = _port.sock_error(obj.socket) or _port.ECONNREFUSED
+            raise OSError(err, _port.strerror(err))
+        _hung_up[0] = obj
+    elif _hung_up[0] is not None:
+        _hung_up[0] = None
     if flags & _IN:
         obj.handle_read_event()
     if flags & _OUT:
@@ -404,6 +411,7 @@ class _Poller:
                 raise
             except Exception as e:
                 _event_error(obj, e)
+        _hung_up[0] = None
         if timers:
             self.run_timers()
 
@@ -727,6 +735,9 @@ class dispatcher:
         self.accepting = True
         self._stop_idle_timer()  # a listener is never idle
         self.interest_changed()  # listeners are never polled for writing
+        cap = _port.LISTEN_BACKLOG  # each waiting client holds one of a board's few connections
+        if cap is not None and num > cap:
+            num = cap
         return self.socket.listen(num)
 
     def bind(self, addr):
@@ -796,7 +807,10 @@ class dispatcher:
     # recv() into a buffer the caller owns (a bytearray or memoryview): the number of bytes, 0 once
     # the peer has closed. On MicroPython a read then allocates nothing.
     def recv_into(self, buffer):
-        n = _io(_port.recv_into, self.socket, buffer, 0)  # 0: as many bytes as it holds
+        # 0: as many bytes as it holds. After a hang-up, one read at a time: the unix port's readinto()
+        # reads again to fill the buffer and drops what it copied when that read meets the reset
+        read = _port.recv_into_once if _hung_up[0] is self else _port.recv_into
+        n = _io(read, self.socket, buffer, 0)
         if n.__class__ is not int:
             return self._io_failed(n, 0)
         if not n:

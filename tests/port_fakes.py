@@ -17,12 +17,20 @@ CONTRACT = (
 ).split()
 
 
-# Every adapter name lib/uasyncore.py uses: its `from uasyncore_port import (...)` list and each
-# `_port.NAME`. Read a line at a time: a board-sized heap has no room for the whole file at once.
+# Every adapter name lib/uasyncore.py and lib/uasyncore_compat.py use: their `from uasyncore_port
+# import (...)` lists and each `_port.NAME`. Read a line at a time: a board-sized heap has no room
+# for a whole file at once.
 def core_names():
     names = set()
+    for name in ("uasyncore", "uasyncore_compat"):
+        _names_in(ROOT + "/lib/" + name + ".py", names)
+    names.discard("file_wrapper")  # optional: the core looks for it with hasattr
+    return names
+
+
+def _names_in(path, names):
     in_import = False
-    with open(ROOT + "/lib/uasyncore.py") as f:
+    with open(path) as f:
         for line in f:
             if line.startswith("from uasyncore_port import ("):
                 in_import = True
@@ -39,8 +47,6 @@ def core_names():
                     end += 1
                 if end:
                     names.add(piece[:end])
-    names.discard("file_wrapper")  # optional: the core looks for it with hasattr
-    return names
 
 
 # newlib's sys/errno.h, whose numbers the esp32 firmware puts in OSError

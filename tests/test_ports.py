@@ -541,8 +541,6 @@ class CoreOnBoardChecks:
         self.assertEqual((bytes(got), len(m), sock.closed), (b"last words", 0, True))
 
     def test_listen_asks_for_at_most_the_ports_backlog(self):
-        if "LISTEN_BACKLOG" not in core_names():
-            self.skipTest("the core does not clamp listen() to LISTEN_BACKLOG yet")
         m = scripted_map(self, self.core)[0]
         d = self.core.dispatcher(map=m)
         sock = BoardSocket()
@@ -607,11 +605,9 @@ class Rp2CoreTest(CoreOnBoardChecks, unittest.TestCase):
 
 class ResetAfterDataTest(unittest.TestCase):
     # A peer that sends and then resets: the channel reads every byte before it closes. The unix port's
-    # recv_into() (the stream's readinto) drops them, so the core is to read with recv_into_once() when
-    # the event carries POLLHUP or POLLERR.
+    # recv_into() (the stream's readinto) drops them, so the core reads with recv_into_once() when the
+    # event carries POLLHUP or POLLERR.
     def test_a_channel_reads_what_came_before_the_reset(self):
-        if "recv_into_once" not in core_names():
-            self.skipTest("the core does not read hung-up sockets with recv_into_once yet")
         conn = reset_after(self, b"last words", uasyncore._port.sockaddr)
         m = {}
         self.addCleanup(uasyncore.close_all, m)
