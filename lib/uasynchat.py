@@ -253,7 +253,7 @@ class async_chat(uasyncore.dispatcher):
 
 
 # async_chat tells the poller whenever writable()'s answer may change, so it is not asked every pass.
-uasyncore._SELF_REPORTING.extend((async_chat.readable, async_chat.writable))
+uasyncore._REPORTED.extend((async_chat.readable, async_chat.writable))
 
 
 ##### Helpers

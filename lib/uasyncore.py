@@ -206,8 +206,8 @@ def compact_traceback():
 # A channel's interest (what its readable() and writable() say) is read when it joins the map and
 # whenever it says it may have changed (interest_changed(), which the core calls on every change it
 # makes: a queue that fills or empties, a connect that completes, a listener that rests); a channel
-# whose class overrides readable()/writable() without reporting is asked every pass instead
-# ("watched"). Before each wait the poller registers what changed with the OS poller. Events already
+# whose class overrides readable()/writable() without reporting changes ("unreported") is asked
+# every pass instead. Before each wait the poller registers what changed with the OS poller. Events already
 # fetched for a key that a new channel took during the pass (CPython reuses fds) are skipped: they
 # were the old channel's. A map edited by hand is found out when its size no longer matches, and
 # at each call of loop() or poll() when keys were swapped at the same size.
@@ -275,12 +275,13 @@ def _register(p, key, obj):
     p.masks[key] = mask
 
 
-# Whether a channel's readable()/writable() can change unannounced, so must be asked every pass.
-def _watched(obj):
+# Whether a channel reports every change of its interest (interest_changed()); one that does not is
+# asked every pass.
+def _reports_interest(obj):
     if getattr(obj, "reports_interest", False):
-        return False
+        return True
     cls = type(obj)
-    return getattr(cls, "readable", None) not in _SELF_REPORTING or getattr(cls, "writable", None) not in _SELF_REPORTING
+    return getattr(cls, "readable", None) in _REPORTED and getattr(cls, "writable", None) in _REPORTED
 
 
 class _Poller:
@@ -290,9 +291,9 @@ class _Poller:
         self.masks = {}  # key -> mask registered with the OS poller (0: in the map, not registered)
         self.asked = []  # keys whose channel's interest is read again before the next wait
         self.joined = []  # keys that joined since the last wait
-        self.watched = {}  # key -> channel asked every pass
-        self.asking = False  # watched channels are being asked: removals from watched wait
-        self.left = []  # ... in here
+        self.unreported = {}  # key -> channel that does not report its interest: asked every pass
+        self.asking = False  # those are being asked: removals from unreported wait in `left`
+        self.left = []
         self.timers = []  # Timer objects, latest first
         self.uncollected = 0  # channels that joined since garbage was last collected
 
@@ -308,11 +309,11 @@ class _Poller:
     def leave(self, key):
         if self.masks.pop(key, 0):
             self.os.unregister(key)
-        if key in self.watched:
+        if key in self.unreported:
             if self.asking:
                 self.left.append(key)
             else:
-                del self.watched[key]
+                del self.unreported[key]
 
     # Ask obj for its interest and register it; what fails is obj's: out of memory closes it (a
     # listener rests instead), a dead socket closes it as a hang-up does, the rest is handle_error's.
@@ -349,32 +350,32 @@ class _Poller:
                 self.sync()
                 return
 
-    # Read the interest that may have changed, and every watched channel's; register what changed.
+    # Read the interest that may have changed, and every unreported channel's; register what changed.
     def refresh(self):
         map = self.map
         if len(map) != len(self.masks):
             self.sync()
-        watched = self.watched
-        if watched:
+        unreported = self.unreported
+        if unreported:
             self.asking = True
-            for key in watched:
+            for key in unreported:
                 obj = map.get(key)  # the map's: a program may have put another under the key
                 if obj is not None:  # not one closed while the others were asked
-                    if watched[key] is not obj:
-                        watched[key] = obj
+                    if unreported[key] is not obj:
+                        unreported[key] = obj
                     self.ask(key, obj)
             self.asking = False
             left = self.left
             while left:
-                watched.pop(left.pop(), None)
+                unreported.pop(left.pop(), None)
         asked = self.asked
         while asked:
             key = asked.pop()
             obj = map.get(key)
-            if obj is not None and watched.get(key) is not obj:  # a watched one was asked above
+            if obj is not None and unreported.get(key) is not obj:  # not asked just above
                 self.ask(key, obj)
-                if map.get(key) is obj and _watched(obj):
-                    watched[key] = obj
+                if map.get(key) is obj and not _reports_interest(obj):
+                    unreported[key] = obj
 
     # One pass: register what changed, wait for I/O or the next timer, deliver events, run due timers.
     def run_once(self, ms):
@@ -382,7 +383,7 @@ class _Poller:
         if n >= COLLECT_AFTER and n >= len(self.masks) >> 4:
             self.uncollected = 0
             _port.collect()
-        if self.asked or self.watched or len(self.map) != len(self.masks):
+        if self.asked or self.unreported or len(self.map) != len(self.masks):
             self.refresh()
         timers = self.timers
         if timers:
@@ -610,7 +611,9 @@ def close_all(map=None, ignore_all=False):
 
 ##### dispatcher
 
-_accepting = [None, None]  # the listener whose handle_accept() runs, and the channel made there
+# While a listener's handle_accept() runs: the listener (it owns the channels made now), and the
+# channel made for the connection it took, which is closed with it if handle_accept() then fails.
+_in_accept = [None, None]
 
 
 class dispatcher:
@@ -618,7 +621,7 @@ class dispatcher:
     connected = False
     accepting = False
     connecting = False
-    closing = False
+    closing = False  # asyncore has it and never sets it either: kept for programs that read it
     addr = None
     ignore_log_types = frozenset({"warning"})
     max_connections = _port.MAX_CONNECTIONS  # a listener's budget of open accepted channels (None: no limit)
@@ -638,7 +641,7 @@ class dispatcher:
     _last_io = 0
     _connect_timer = None
     _resting = None  # a listener's timer while it rests after running out of descriptors
-    _accepted = None  # a listener's socket just accepted, until handle_accept() returns
+    _just_accepted = None  # a listener's socket just accepted, until handle_accept() returns
 
     def __init__(self, sock=None, map=None):
         if map is None:
@@ -646,11 +649,11 @@ class dispatcher:
         if map is not dispatcher._map:
             self._map = map
         self._fileno = None
-        owner = _accepting[0]
+        owner = _in_accept[0]
         if sock and owner is not None:
             self._owner = owner
             owner.open_connections += 1
-            _accepting[1] = self
+            _in_accept[1] = self
         if not sock:
             self.socket = None
             return
@@ -774,7 +777,7 @@ class dispatcher:
                 self._rest(ACCEPT_BACKOFF)
                 return None
             raise
-        self._accepted = conn
+        self._just_accepted = conn
         return conn, _port.peer_address(addr)
 
     def send(self, data):
@@ -995,29 +998,29 @@ class dispatcher:
                     self.interest_changed()
                 return  # else still polled: the next event says whether a client waits
             n -= 1
-            self._accepted = _accepting[1] = None
-            _accepting[0] = self
+            self._just_accepted = _in_accept[1] = None
+            _in_accept[0] = self
             try:
                 self.handle_accept()
             except _reraised_exceptions:
                 raise
             except Exception as e:
-                if self._accepted is None:
+                if self._just_accepted is None:
                     raise  # the listener's own socket failed: asyncore's routing
                 self._refuse(e)
                 if isinstance(e, MemoryError):
                     return
             finally:
-                _accepting[0] = None
-            if self._accepted is None:
+                _in_accept[0] = None
+            if self._just_accepted is None:
                 return  # nobody else waiting
-            self._accepted = None
+            self._just_accepted = None
 
     # Close the connection just accepted, and whatever was made of it, then report why.
     def _refuse(self, e):
-        conn = self._accepted
-        channel = _accepting[1]
-        self._accepted = _accepting[1] = None
+        conn = self._just_accepted
+        channel = _in_accept[1]
+        self._just_accepted = _in_accept[1] = None
         if channel is not None and channel.socket is conn:
             channel.close()
         else:
@@ -1186,5 +1189,5 @@ class dispatcher_with_send(dispatcher):
         self._queue_changed(was)
 
 
-# Predicates whose answers change only where the core tells the poller (interest_changed).
-_SELF_REPORTING = [dispatcher.readable, dispatcher.writable, dispatcher_with_send.writable]
+# Predicates whose answers change only where the core reports it (interest_changed()).
+_REPORTED = [dispatcher.readable, dispatcher.writable, dispatcher_with_send.writable]

@@ -320,4 +320,4 @@ except LookupError:
 # Whether the loop asks obj's readable()/writable() every pass (its class overrides them without
 # reporting changes through interest_changed()), rather than only when told.
 def asked_every_pass(obj):
-    return uasyncore._watched(obj)
+    return not uasyncore._reports_interest(obj)
