@@ -50,7 +50,9 @@ ACCEPT_BACKOFF = 1.0  # seconds a listener rests after running out of descriptor
 # about 1.5x slower.
 COLLECT_AFTER = 16
 
-_accepting = [None]  # the listener whose handle_accept() is running: it owns dispatchers made now
+# The listener whose handle_accept() is running (it owns dispatchers made now), and the last channel
+# made for it there: closed with its connection if handle_accept() then fails.
+_accepting = [None, None]
 
 socket_map = {}
 
@@ -139,17 +141,22 @@ def _recv(sock, size, n):
 _handling = [None]
 
 
-# Hand exc to obj.handle_error(); memory first, when that is what ran out. (uasynchat uses it too.)
-def _error(obj, exc):
+# Hand exc to obj.handle_error(), or (listener) to obj.handle_accept_error() once the connection it
+# was taking is closed; memory first, when that is what ran out. (uasynchat uses it too.)
+def _error(obj, exc, listener=False):
     if isinstance(exc, MemoryError):
         _port.collect()
     was = _handling[0]
     _handling[0] = exc
     try:
-        obj.handle_error()
+        if listener:
+            obj.handle_accept_error()
+        else:
+            obj.handle_error()
     except MemoryError:
         _port.collect()
-        obj.close()  # too little memory even to report: at least free the channel
+        if not listener:  # a listener is not at fault
+            obj.close()  # too little memory even to report: at least free the channel
     finally:
         _handling[0] = was
 
@@ -627,6 +634,7 @@ class dispatcher:
         if sock and owner is not None:
             self._owner = owner
             owner.open_connections += 1
+            _accepting[1] = self  # closed with its connection if handle_accept() fails after this
         if sock:
             sock.setblocking(False)
             try:
@@ -747,6 +755,7 @@ class dispatcher:
                 self.log_info("accept: %s; pausing for %ss" % (_strerror(err), ACCEPT_BACKOFF), "warning")
                 _poller(self._map).pause(self, ACCEPT_BACKOFF)
                 return None
+            self._accepted = _accepting[1] = None  # the listener's own socket failed, not a connection
             raise
         self._accepted = conn
         return conn, _port.peer_address(addr)
@@ -952,25 +961,38 @@ class dispatcher:
             except MemoryError:
                 _port.collect()
                 self._drop_accepted()
+                self.log_info("out of memory taking a connection: refused it, pausing", "warning")
+                _poller(self._map).pause(self, ACCEPT_BACKOFF)  # rest a while; the listener stays
                 break
+            except _reraised_exceptions:
+                raise
+            except Exception as e:
+                if self._accepted is None and _accepting[1] is None:
+                    raise  # accept() itself failed: the listener's own error, routed as ever
+                # the connection's set-up failed (a client gone before its handler asked getpeername(),
+                # a constructor's bug): that connection is refused, the listener goes on
+                self._drop_accepted()
+                _error(self, e, True)
             finally:
-                _accepting[0] = None
+                _accepting[0] = _accepting[1] = None
             if self._accepted is None or not self.accepting:
                 break
 
-    # Out of memory while taking a connection: close it, whatever was made of it, and rest a while
-    # (the listener itself stays).
+    # Close a connection that failed while being taken, and the channel made of it, even half-made:
+    # it leaves the map and the poller and gives its listener slot back.
     def _drop_accepted(self):
         conn = self._accepted
-        self._accepted = None
+        made = _accepting[1]
+        _accepting[1] = None
+        if made is not None:
+            try:
+                made.close()  # the program's close() first: it may hold more than the socket
+            except Exception:  # noqa: BLE001  (a half-made channel may lack what its close() uses)
+                pass
+            made._forget()  # what close() would have done, if it failed before: nothing once it ran
+            made.del_channel()
         if conn is not None:
-            channel = self._map.get(_port.key(conn))
-            if channel is not None and channel.socket is conn:
-                channel.close()
-            else:
-                conn.close()
-        self.log_info("out of memory taking a connection: refused it, pausing", "warning")
-        _poller(self._map).pause(self, ACCEPT_BACKOFF)
+            conn.close()
 
     def handle_connect_event(self):
         self._stop_connect_timer()
@@ -1027,6 +1049,16 @@ class dispatcher:
     def handle_accepted(self, sock, addr):
         sock.close()
         self.log_info("unhandled accepted event", "warning")
+
+    # Taking a connection failed in handle_accept()/handle_accepted(): the connection and any channel
+    # made of it are closed already, the listener goes on; handled_error() is the exception. A client
+    # gone before it was served is routine (port scans): a warning, which log_info hides by default.
+    def handle_accept_error(self):
+        e = handled_error()
+        if isinstance(e, OSError) and e.args and e.args[0] in _DISCONNECTED:
+            self.log_info("client gone: %r" % (e,), "warning")
+        else:
+            self.log_info("refused a connection: %s:%s %s" % compact_traceback()[1:], "error")
 
     def handle_close(self):
         self.log_info("unhandled close event", "warning")
