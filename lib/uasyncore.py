@@ -233,6 +233,19 @@ def readwrite(obj, flags):
 
 ##### the persistent poller: one per channel map, registrations kept across passes
 
+
+# Bring p's OS registration of key to mask (0: none). Run through _io where it may fail.
+def _os_set(p, key, mask):
+    old = p.masks.get(key, 0)
+    if not old:
+        p.os.register(key, mask)
+    elif not mask:
+        p.os.unregister(key)
+    else:
+        p.os.modify(key, mask)
+    p.masks[key] = mask
+
+
 # One _Poller per channel map in use, found by identity: id() of a heap object is itself a heap
 # object on a board whose RAM lies above 2**30, and the loop finds its poller every pass.
 _pollers = []
@@ -312,29 +325,33 @@ class _Poller:
 
     # Register mask for key with the OS poller, if it differs from what is there.
     def _set(self, key, mask):
-        old = self.masks.get(key, 0)
-        if mask == old:
-            return
-        if not old:
-            self.os.register(key, mask)
-        elif not mask:
-            self.os.unregister(key)
-        else:
-            self.os.modify(key, mask)
-        self.masks[key] = mask
+        if mask != self.masks.get(key, 0):
+            _os_set(self, key, mask)
 
-    # Ask a channel for its interest and register it; a channel the heap cannot register is closed.
+    # Ask a channel for its interest and register it. What the OS poller raises is this channel's
+    # (through _io: no `try` here, which runs for every watched channel every pass).
     def _ask(self, key, obj):
         mask = 0 if key in self.paused else _interest(obj)
-        try:
-            self._set(key, mask)
-        except MemoryError:
-            _port.collect()
-            if getattr(obj, "accepting", False):
-                self.pause(obj, ACCEPT_BACKOFF)  # a listener is never given up: it rests and tries again
-                return
-            obj.log_info("out of memory registering %r: closing it" % (obj,), "error")
-            obj.close()
+        if mask != self.masks.get(key, 0):
+            failed = _io(_os_set, self, key, mask)
+            if failed is not None:
+                self._refused(obj, failed)
+
+    # The OS poller refused obj's registration: out of memory closes it (a listener rests instead), a
+    # dead socket (closed behind the channel's back) closes it as a hang-up does, the rest goes to its
+    # handle_error(). Never out of the loop: the other channels are not at fault.
+    def _refused(self, obj, e):
+        if isinstance(e, _reraised_exceptions):
+            raise e
+        if not isinstance(e, MemoryError):
+            _event_error(obj, e)
+            return
+        _port.collect()
+        if getattr(obj, "accepting", False):
+            self.pause(obj, ACCEPT_BACKOFF)  # a listener is never given up: it rests and tries again
+            return
+        obj.log_info("out of memory registering %r: closing it" % (obj,), "error")
+        obj.close()
 
     # Bring registrations in line with a map that was changed by hand.
     def _sync(self):

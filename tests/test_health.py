@@ -1,5 +1,6 @@
 # Core health: one bad connection never stops the service. A connection whose set-up fails is
-# refused and its listener goes on (handle_accept_error). Fake sockets and pollers.
+# refused and its listener goes on (handle_accept_error); what the OS poller raises for one channel
+# stays with that channel. Fake sockets and pollers.
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 
@@ -137,6 +138,79 @@ class AcceptErrorTest(FakeTestCase):
         self.assertEqual(listener.closes, 1, "handle_error closed the listener")
         self.assertFalse(good.closed, "the connection taken before is served on")
         self.assertEqual([d.socket for d in self.m.values()], [good])
+
+
+##### what the OS poller raises
+
+
+class Refusing(support.FakePoller):
+    # A FakePoller whose register() and modify() raise refuse[key], once, for the keys listed there.
+    def __init__(self):
+        support.FakePoller.__init__(self)
+        self.refuse = {}
+
+    def refuse_next(self, sock, exc):
+        self.refuse[key(sock)] = exc
+
+    def register(self, k, mask):
+        if k in self.refuse:
+            raise self.refuse.pop(k)
+        support.FakePoller.register(self, k, mask)
+
+    def modify(self, k, mask):
+        if k in self.refuse:
+            raise self.refuse.pop(k)
+        support.FakePoller.modify(self, k, mask)
+
+    # As an OS poller does, and the ports' unregister: quiet about a key it does not hold.
+    def unregister(self, k):
+        self.masks.pop(k, None)
+
+
+class PollerErrorTest(FakeTestCase):
+    def setUp(self):
+        self.m, self.fake = support.fake_map(Refusing())
+
+    # Two channels, registered; then `hit`'s next registration change raises exc: (hit, other).
+    def refused(self, exc):
+        hit = Recorder(FakeSocket(peer=PEER), self.m)
+        other = Recorder(FakeSocket(peer=PEER), self.m)
+        step(self.m, self.fake)
+        self.fake.refuse_next(hit.socket, exc)
+        hit.pause_reading()  # a modify() at the next pass
+        step(self.m, self.fake, (other.socket, IN))
+        self.assertEqual(other.events, ["read"], "the others are served in the same pass")
+        self.assertIs(self.m.get(key(other.socket)), other)
+        return hit, other
+
+    def test_a_socket_closed_behind_its_channels_back_closes_that_channel(self):
+        hit, other = self.refused(oserror(_port.EBADF))
+        self.assertEqual(hit.events, ["close"])
+        self.assertNotIn(hit, self.m.values())
+
+    def test_anything_else_the_poller_raises_goes_to_that_channels_handle_error(self):
+        hit, other = self.refused(TypeError("not a socket this poller knows"))
+        self.assertEqual(hit.events, ["error", "close"])  # Recorder's handle_error: the default's log and close
+        self.assertEqual(uasyncore.handled_error(), None)
+        self.assertNotIn(hit, self.m.values())
+
+    def test_a_refused_registration_of_a_new_channel_goes_to_it(self):
+        sock = FakeSocket(peer=PEER)
+        self.fake.refuse_next(sock, oserror(_port.EBADF))
+        d = Recorder(sock, self.m)
+        other = Recorder(FakeSocket(peer=PEER), self.m)
+        step(self.m, self.fake, (other.socket, IN))
+        self.assertEqual(d.events, ["close"])
+        self.assertEqual(other.events, ["read"])
+
+    # Guard (passes before the change too): Ctrl-C inside the poller is not a channel's error.
+    def test_keyboard_interrupt_from_the_poller_stops_the_loop(self):
+        sock = FakeSocket(peer=PEER)
+        self.fake.refuse_next(sock, KeyboardInterrupt())
+        d = Recorder(sock, self.m)
+        with self.assertRaises(KeyboardInterrupt):
+            step(self.m, self.fake)
+        self.assertEqual(d.events, [])
 
 
 if __name__ == "__main__":
