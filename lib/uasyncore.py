@@ -353,6 +353,17 @@ class _Poller:
         obj.log_info("out of memory registering %r: closing it" % (obj,), "error")
         obj.close()
 
+    # Resync a map edited by hand between two calls of the loop, even to the same size (once per
+    # loop()/poll() call, not per pass: it costs a lookup per channel).
+    def check(self):
+        masks = self.masks
+        if len(self.map) != len(masks):
+            return  # the pass resyncs it
+        for key in self.map:
+            if key not in masks:
+                self._sync()
+                return
+
     # Bring registrations in line with a map that was changed by hand.
     def _sync(self):
         map = self.map
@@ -391,7 +402,7 @@ class _Poller:
             if obj is None:
                 continue
             self._ask(key, obj)
-            if _asks_every_pass(obj):
+            if map.get(key) is obj and _asks_every_pass(obj):  # not one that asking closed
                 watch[key] = obj
 
     # One pass: refresh interest, wait for I/O or the next timer, deliver events, run due timers.
@@ -491,6 +502,12 @@ class _Poller:
                 self.fresh.append(key)
 
 
+# Whether obj's socket no longer answers to key, its key in a map: closed (or detached) behind its back.
+def _socket_gone(obj, key):
+    sock = getattr(obj, "socket", None)
+    return sock is not None and _port.key(sock) != key
+
+
 # Whether a channel's readable()/writable() can change unannounced, so must be asked every pass.
 def _asks_every_pass(obj):
     if getattr(obj, "reports_interest", False):
@@ -587,7 +604,9 @@ def _timeout_ms(timeout):
 def poll(timeout=0.0, map=None):
     if map is None:
         map = socket_map
-    _poller(map).run_once(_timeout_ms(timeout))
+    p = _poller(map)
+    p.check()
+    p.run_once(_timeout_ms(timeout))
 
 
 poll2 = poll
@@ -602,6 +621,7 @@ def loop(timeout=30.0, use_poll=False, map=None, count=None):
     p = _poller(map)
     if _io_call[1] is not None:
         _io_reset()
+    p.check()
     try:
         if count is None:
             while map or p.timers:
@@ -692,6 +712,13 @@ class dispatcher:
     def add_channel(self, map=None):
         if map is None:
             map = self._map
+        old = map.get(self._fileno)
+        if old is not None and old is not self and _socket_gone(old, self._fileno):
+            # its socket was closed behind its back and the OS gave the number to ours: it hangs up
+            # now (the poller forgot its socket), so the key is registered afresh for this channel
+            _deliver(old, old.handle_close)
+            if map.get(self._fileno) is old:
+                old.del_channel(map)
         map[self._fileno] = self
         _poller(map).add(self._fileno)
         if self.idle_timeout is not None and self._idle_timer is None:

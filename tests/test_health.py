@@ -1,6 +1,7 @@
 # Core health: one bad connection never stops the service. A connection whose set-up fails is
 # refused and its listener goes on (handle_accept_error); what the OS poller raises for one channel
-# stays with that channel. Fake sockets and pollers.
+# stays with that channel; a closed channel leaves nothing behind in the poller. Fake sockets and
+# pollers.
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 
@@ -211,6 +212,60 @@ class PollerErrorTest(FakeTestCase):
         with self.assertRaises(KeyboardInterrupt):
             step(self.m, self.fake)
         self.assertEqual(d.events, [])
+
+
+##### bookkeeping a closed channel leaves behind
+
+
+class Watched(Recorder):
+    # A channel whose predicates the loop asks every pass.
+    def readable(self):
+        return True
+
+
+class Counted(Recorder):
+    # A channel that reports its interest changes, counting how often readable() is asked.
+    reports_interest = True
+    asked = 0
+
+    def readable(self):
+        self.asked += 1
+        return True
+
+
+class BookkeepingTest(FakeTestCase):
+    def setUp(self):
+        self.m, self.fake = support.fake_map(Refusing())
+
+    def test_a_channel_closed_while_being_registered_is_not_asked_for_again(self):
+        Recorder(FakeSocket(peer=PEER), self.m)  # the map never empties, so keeps its (fake) poller
+        sock = FakeSocket(peer=PEER)
+        self.fake.refuse_next(sock, MemoryError())
+        d = Watched(sock, self.m)
+        step(self.m, self.fake)
+        self.assertTrue(sock.closed)
+        self.assertEqual([t for t, m in d.logged], ["error"])
+        sock.closed = False  # the same key for a channel of another kind
+        c = Counted(sock, self.m)
+        for _ in range(3):
+            step(self.m, self.fake)
+        self.assertEqual(c.asked, 1, "asked when it joined, not every pass for the one closed before")
+
+    def test_a_channel_whose_socket_was_closed_behind_its_back_gives_its_key_to_the_next(self):
+        old = Recorder(FakeSocket(peer=PEER), self.m)
+        step(self.m, self.fake)
+        old_key = key(old.socket)
+        old.socket.close()  # not old.close(): the channel does not know
+        self.fake.masks.pop(old_key)  # and the OS poller forgot the socket, as epoll does
+        sock = FakeSocket(peer=PEER)
+        sock.fd = old.socket.fd  # the OS gives the number to the next socket
+        if key(sock) != old_key:
+            self.skipTest("keys are socket objects here: a new socket never takes a closed one's key")
+        new = Recorder(sock, self.m)
+        self.assertEqual(old.events, ["close"])
+        step(self.m, self.fake, (sock, IN))
+        self.assertEqual(new.events, ["read"])
+        self.assertEqual(list(self.m.values()), [new])
 
 
 if __name__ == "__main__":
