@@ -1,7 +1,7 @@
 # Core health: one bad connection never stops the service. A connection whose set-up fails is
 # refused and its listener goes on (handle_accept_error); what the OS poller raises for one channel
 # stays with that channel; a closed channel leaves nothing behind in the poller. Fake sockets and
-# pollers.
+# pollers here; tests/test_hostile.py does the same to real loopback sockets.
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 
