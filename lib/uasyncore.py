@@ -263,8 +263,7 @@ def _register(p, key, obj):
     old = p.masks.get(key, 0)
     if mask == old or p.map.get(key) is not obj:  # unchanged, or closed by its own predicates
         return
-    sock = getattr(obj, "socket", None)
-    if not old and sock is not None and _port.key(sock) != key:
+    if not old and _socket_gone(obj, key):
         raise OSError(_port.EBADF, "socket closed behind its channel's back")
     if not old:
         p.os.register(key, mask)
@@ -273,6 +272,12 @@ def _register(p, key, obj):
     else:
         p.os.unregister(key)
     p.masks[key] = mask
+
+
+# Whether obj's socket no longer answers to key, its key in a map: closed behind its channel's back.
+def _socket_gone(obj, key):
+    sock = getattr(obj, "socket", None)
+    return sock is not None and _port.key(sock) != key
 
 
 # Whether a channel reports every change of its interest (interest_changed()); one that does not is
@@ -693,6 +698,18 @@ class dispatcher:
     def add_channel(self, map=None):
         if map is None:
             map = self._map
+        old = map.get(self._fileno)
+        if old is not None and old is not self and _socket_gone(old, self._fileno):
+            # its socket was closed behind its back and the OS gave the number to ours: CPython's epoll
+            # forgot that socket without a word, so this is where its channel learns it hung up
+            try:
+                old.handle_close()
+            except _reraised_exceptions:
+                raise
+            except Exception as e:
+                _error(old, e)
+            if map.get(self._fileno) is old:
+                old.del_channel(map)
         map[self._fileno] = self
         _poller(map).join(self._fileno)
         if self.idle_timeout is not None and self._idle_timer is None:
@@ -776,6 +793,7 @@ class dispatcher:
                 self.log_info("accept: %s; pausing for %ss" % (_port.strerror(err), ACCEPT_BACKOFF), "warning")
                 self._rest(ACCEPT_BACKOFF)
                 return None
+            self._just_accepted = _in_accept[1] = None  # the listener's own socket failed, no connection's
             raise
         self._just_accepted = conn
         return conn, _port.peer_address(addr)
@@ -1014,17 +1032,22 @@ class dispatcher:
                 _in_accept[0] = None
             if self._just_accepted is None:
                 return  # nobody else waiting
-            self._just_accepted = None
+            self._just_accepted = None  # served or refused: the next one
 
-    # Close the connection just accepted, and whatever was made of it, then report why.
+    # Close the connection just accepted, and the channel made of it even half-made (it leaves the map
+    # and the poller and gives its slot back), then report why.
     def _refuse(self, e):
         conn = self._just_accepted
-        channel = _in_accept[1]
-        self._just_accepted = _in_accept[1] = None
-        if channel is not None and channel.socket is conn:
-            channel.close()
-        else:
-            conn.close()
+        made = _in_accept[1]
+        _in_accept[1] = None
+        if made is not None:
+            try:
+                made.close()  # the program's close() first: it may hold more than the socket
+            except Exception:  # noqa: BLE001  (a half-made channel may lack what its close() uses)
+                pass
+            made._forget()  # what close() would have done had it failed early: nothing once it ran
+            made.del_channel()
+        conn.close()
         if isinstance(e, MemoryError):
             _port.collect()
             self.log_info("out of memory taking a connection: refused it, pausing", "warning")
@@ -1093,9 +1116,14 @@ class dispatcher:
         self.log_info("unhandled accepted event", "warning")
 
     # A connection this listener accepted failed before it could be served (handled_error() says
-    # how); it is closed already, and the listener goes on. By default, log it.
+    # how); it is closed already, and the listener goes on. A client gone before it was served is
+    # routine (port scans): a warning, which log_info hides by default; anything else an error.
     def handle_accept_error(self):
-        self.log_info("refused a connection: %s %s" % self._describe_error(), "error")
+        e = handled_error()
+        if isinstance(e, OSError) and e.args and e.args[0] in _DISCONNECTED:
+            self.log_info("client gone: %r" % (e,), "warning")
+        else:
+            self.log_info("refused a connection: %s %s" % self._describe_error(), "error")
 
     def handle_close(self):
         self.log_info("unhandled close event", "warning")

@@ -12,6 +12,7 @@ from defects_scenarios import (
     accept_burst_scenario,
     exhausted_accept_scenario,
     half_close_scenario,
+    port_scan_scenario,
     real_stale_event,
     stale_event_scenario,
 )
@@ -137,3 +138,8 @@ class AcceptBurst:
         step(self.m, self.fake, (sock, IN))
         self.assertEqual(d.accepted, [(HOST, 6000 + i) for i in range(n)])
         self.assertEqual(sock.accept_plan, [])
+
+
+class PortScan:
+    def test_a_client_gone_before_its_handler_asks_getpeername_leaves_the_listener_open(self):
+        self.assertEqual(port_scan_scenario(uasyncore), (True, False, [(HOST, 5001)]))

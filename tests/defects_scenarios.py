@@ -204,3 +204,36 @@ def accept_burst_scenario(mod, n=3):
         mod.close_all(m)
         for c in clients:
             c.close()
+
+
+# (e) A port scan: a client that connects and resets at once, taken by a listener whose handler asks
+# getpeername() in its constructor (as pyftpdlib's and smtpd's do: ENOTCONN by then); then a client
+# that stays. Returns (listener still accepting, its socket closed, the peers the handlers got).
+def port_scan_scenario(mod):
+    m = {}
+    served = []
+
+    class Handler(mod.dispatcher):
+        def __init__(self, sock, map):
+            mod.dispatcher.__init__(self, sock, map)
+            served.append(sock.getpeername())
+
+    class Listener(mod.dispatcher):
+        def log_info(self, message, type="info"):
+            pass
+
+        def handle_accepted(self, sock, addr):
+            Handler(sock, self._map)
+
+    scan, stays = FakeSocket(), FakeSocket(peer=(HOST, 5001))  # no peer: getpeername() raises ENOTCONN
+    sock = FakeSocket(accept_plan=[(scan, (HOST, 5000))])
+    listener = Listener(map=m)
+    try:
+        listener.set_socket(sock)
+        listener.listen(5)
+        mod.readwrite(listener, IN)
+        sock.accept_plan.append((stays, (HOST, 5001)))
+        mod.readwrite(listener, IN)
+        return listener.accepting, sock.closed, served
+    finally:
+        mod.close_all(m)

@@ -5,8 +5,6 @@
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 
-import unittest
-
 import uasyncore
 from loop_kit import IN, OUT, PEER, READ, Chooser, HandMade, Recorder, fake_socket, key
 
@@ -247,19 +245,25 @@ class HandEditedMap:
         self.assertEqual(poller.take(), [("register", k, READ | OUT), ("unregister", k, 0), ("register", k, READ | OUT)])
         self.assertEqual(d.events, ["read"])
 
-    # An entry swapped by hand for another between two passes (same size) is registered, the old one
-    # forgotten: loop() and poll() look for keys the poller does not know before they run.
+    # An entry swapped by hand for another between two calls (same size): loop() and poll() look
+    # at the map's keys once per call, so the new channel is registered and the old one forgotten.
     def test_entry_swapped_by_hand_is_picked_up(self):
+        self.swap_by_hand(self.poll)
+
+    def test_entry_swapped_by_hand_is_picked_up_by_loop(self):
+        self.swap_by_hand(lambda m: uasyncore.loop(timeout=0, count=1, map=m))
+
+    def swap_by_hand(self, run):
         m, poller = self.map()
         old_sock, new_sock = fake_socket(), fake_socket()
         m[key(old_sock)] = HandMade()
-        self.poll(m)
+        run(m)
         poller.take()
         del m[key(old_sock)]
         new = HandMade()
         m[key(new_sock)] = new
         poller.script.append([(new_sock, IN)])
-        self.poll(m)
+        run(m)
         self.assertEqual(poller.take(), [("unregister", key(old_sock), 0), ("register", key(new_sock), READ)])
         self.assertEqual(new.events, ["read"])
 

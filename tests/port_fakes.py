@@ -387,12 +387,16 @@ class FakePoll:
         self.events = list(events)
         self.entries = {}
         self.strict = False  # unregister() of an unknown object raises KeyError, as CPython's does
+        self.refuse = {}  # object -> what register() raises for it (the key is in by then, as above)
 
     def register(self, obj, mask):
         self.log.append(("register", mask))
         if obj is self.fail_on:
             self.entries[obj] = None
             raise MemoryError("fake heap exhausted")
+        if obj in self.refuse:
+            self.entries[obj] = None
+            raise self.refuse[obj]
         self.entries[obj] = mask
 
     def modify(self, obj, mask):
@@ -442,8 +446,9 @@ def scripted_map(test, core):
     return m, os_poller
 
 
-# A stand-in select module whose poll() hands out `poll`.
-def select_with(poll):
+# A stand-in select module whose poll() hands out each of polls in turn, then the last one again.
+def select_with(*polls):
+    left = list(polls)
     mod = Record()
-    mod.poll = lambda: poll
+    mod.poll = lambda: left.pop(0) if len(left) > 1 else left[0]
     return mod

@@ -3,6 +3,7 @@
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import os
 import socket
+import struct
 
 import uasyncore
 
@@ -268,6 +269,35 @@ def client(port):
     s = socket.socket()
     s.connect(_port.sockaddr((HOST, port)))
     return s
+
+
+# Close sock with a reset instead of a FIN, as a port scanner does (SO_LINGER on, 0 seconds; some
+# MicroPython builds lack the name: Linux's number).
+def abort(sock):
+    sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_LINGER", 13), struct.pack("ii", 1, 0))
+    sock.close()
+
+
+# The peer's address, asked as asyncore handlers ask it in their constructor: getpeername() raises
+# ENOTCONN once the client has reset. MicroPython sockets have no getpeername(): a peek stands for it
+# (a reset reads as an error there, nothing waiting as EAGAIN).
+def ask_peer(sock):
+    if hasattr(sock, "getpeername"):
+        return sock.getpeername()
+    try:
+        sock.recv(1, getattr(socket, "MSG_PEEK", 2))
+    except OSError as e:
+        if e.args[0] != EAGAIN:
+            raise oserror(_port.ENOTCONN)
+    return None
+
+
+# How many descriptors the process has open, where /proc tells (None elsewhere).
+def open_fds():
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except (OSError, AttributeError):
+        return None
 
 
 # Step the loop until cond() holds (at most `passes` passes); returns cond().

@@ -1,6 +1,7 @@
 # asyncore's known defects, fixed in uasyncore: a stale event handed to a channel that reuses a
 # closed one's fd, bytes lost to POLLIN|POLLHUP, a listener closed by EMFILE/ENFILE, one accept
-# per pass.  Every test here fails on CPython 3.11's asyncore; test_stdlib_defects.py runs the same
+# per pass, a listener closed by a client that resets before its handler asks getpeername().
+# Every test here fails on CPython 3.11's asyncore; test_stdlib_defects.py runs the same
 # scenarios (defects_scenarios.py) against it and asserts that the defects are still there.
 #
 # The cases live in defects_cases.py.  MicroPython compiles a module whole, and uasyncore alone
@@ -28,6 +29,10 @@ class AcceptExhaustionTests(defects_cases.AcceptExhaustion, FakeTestCase):
 
 
 class AcceptBurstTests(defects_cases.AcceptBurst, FakeTestCase):
+    pass
+
+
+class PortScanTests(defects_cases.PortScan, FakeTestCase):
     pass
 
 

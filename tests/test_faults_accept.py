@@ -68,7 +68,7 @@ class Guarded(Listener):
     def handle_accepted(self, sock, addr):
         try:
             self.served.append(self.make(sock, self._map))
-        except Exception:  # noqa: BLE001  (as the examples do: any failure turns the client away)
+        except Exception:  # noqa: BLE001  (its own guard: the core would also rest the listener after a MemoryError)
             sock.close()
 
 

@@ -24,6 +24,7 @@ from port_fakes import (
     FakePoll,
     FakeSocketModule,
     PcbPool,
+    Record,
     Rp2Socket,
     StreamSocket,
     core_names,
@@ -118,6 +119,32 @@ class CPythonAdapterTest(AdapterChecks, unittest.TestCase):
         self.assertIsNot(self.port.collect, gc.collect)
         self.assertIsNone(self.port.collect())
 
+    # What the core reads as a socket closed behind a channel's back: EBADF, whatever epoll said.
+    def assertEbadf(self, call, *args):
+        with self.assertRaises(OSError) as caught:
+            call(*args)
+        self.assertEqual(caught.exception.args[0], self.port.EBADF)
+
+    def test_registering_a_socket_closed_before_it_was_registered_says_ebadf(self):
+        p = self.port.Poller()
+        self.addCleanup(p.close)
+        self.assertEbadf(p.register, -1, self.port.POLLIN)  # its fileno() once closed
+
+    def test_modifying_a_socket_closed_since_it_was_registered_says_ebadf(self):
+        import socket
+
+        p = self.port.Poller()
+        self.addCleanup(p.close)
+        s = socket.socket()
+        fd = s.fileno()
+        p.register(fd, self.port.POLLIN)
+        s.close()  # epoll forgets it
+        self.assertEbadf(p.modify, fd, self.port.POLLOUT)
+        s = socket.socket()  # the OS gives the number to the next socket, which epoll does not know
+        self.addCleanup(s.close)
+        self.assertEqual(s.fileno(), fd)
+        self.assertEbadf(p.modify, fd, self.port.POLLOUT)
+
 
 class UnixAdapterTest(AdapterChecks, unittest.TestCase):
     PORT = "unix"
@@ -134,7 +161,19 @@ class UnixAdapterTest(AdapterChecks, unittest.TestCase):
         if heap >= 2000 * 1024:  # the unix port's default heap: a host runtime, big reads as on CPython
             self.assertEqual(self.port.RECV_SIZE, 65536)
 
+    # A socket class standing in for the port's own, so that the poller takes it as a socket.
+    def sockets(self, fd=3):
+        class Sock:
+            def fileno(self):
+                return fd
+
+        mod = Record()
+        mod.socket = Sock
+        patch(self, self.port, socket=mod)
+        return Sock
+
     def test_register_completes_an_entry_a_memory_error_left_half_made(self):
+        Sock = self.sockets()
         log = []
         os_poll = FakePoll(log)
         real_register = os_poll.register
@@ -149,10 +188,33 @@ class UnixAdapterTest(AdapterChecks, unittest.TestCase):
         os_poll.register = register
         patch(self, self.port, select=select_with(os_poll))
         p = self.port.Poller()
-        sock = object()
+        sock = Sock()
         p.register(sock, self.port.POLLIN)
         self.assertEqual(os_poll.entries, {sock: self.port.POLLIN})
         self.assertEqual(list(p.wait(0)), [])
+
+    def test_a_closed_socket_is_refused_with_ebadf(self):
+        Sock = self.sockets(fd=-1)
+        os_poll = FakePoll([])
+        patch(self, self.port, select=select_with(os_poll))
+        with self.assertRaises(OSError) as caught:
+            self.port.Poller().register(Sock(), self.port.POLLIN)  # poll would take it, and never report it
+        self.assertEqual(caught.exception.args[0], self.port.EBADF)
+        self.assertEqual(os_poll.entries, {})
+
+    def test_an_object_poll_cannot_take_leaves_no_half_made_entry(self):
+        # select.poll adds the key before it finds the object is no stream; unregister() cannot take
+        # that half-made entry out again on this port, so only a scratch poll may ever hold one
+        self.sockets()
+        foreign = object()
+        os_poll, scratch = FakePoll([]), FakePoll([])
+        scratch.refuse[foreign] = OSError("stream operation not supported")
+        patch(self, self.port, select=select_with(os_poll, scratch, FakePoll([])))
+        p = self.port.Poller()
+        with self.assertRaises(OSError):
+            p.register(foreign, self.port.POLLIN)
+        self.assertEqual(os_poll.entries, {})
+        self.assertEqual(list(p.wait(0)), [])  # the fake fails here on a half-made entry
 
     def fake_poll(self, failures):
         # select.poll of the unix port: each failure is "table" (growing the map failed: the key was
@@ -172,17 +234,19 @@ class UnixAdapterTest(AdapterChecks, unittest.TestCase):
         return self.port.Poller(), os_poll
 
     def test_the_reserve_completes_an_entry_when_nothing_else_frees_room(self):
+        Sock = self.sockets()
         p, os_poll = self.fake_poll(["object", "object"])
-        sock = object()
+        sock = Sock()
         p.register(sock, self.port.POLLIN)
         self.assertEqual(os_poll.entries, {sock: self.port.POLLIN})
         self.assertIsNone(p._reserve, "the reserve was given up for it")
-        p.register(object(), self.port.POLLIN)
+        p.register(Sock(), self.port.POLLIN)
         self.assertIsNotNone(p._reserve, "and taken back at the next registration that finds room")
 
     def test_a_table_that_cannot_grow_leaves_no_entry(self):
+        Sock = self.sockets()
         p, os_poll = self.fake_poll(["table", "table", "table"])
-        sock = object()
+        sock = Sock()
         with self.assertRaises(MemoryError):
             p.register(sock, self.port.POLLIN)
         self.assertEqual(os_poll.entries, {})
@@ -547,6 +611,33 @@ class CoreOnBoardChecks:
         d.set_socket(sock)
         d.listen(5)
         self.assertEqual(sock.backlog, min(5, self.port.LISTEN_BACKLOG))
+
+    def test_what_the_poller_raises_for_one_channel_stays_with_that_channel(self):
+        core = self.core
+        dead, foreign, good = BoardSocket(), BoardSocket(), BoardSocket()
+        os_poll = FakePoll([])
+        os_poll.refuse[dead] = oserror(self.port.EBADF)
+        os_poll.refuse[foreign] = OSError("stream operation not supported")
+        patch(self, self.port, select=select_with(os_poll), collect=lambda: None)
+        m = {}
+        self.addCleanup(core.close_all, m, True)
+        seen = {}
+
+        class Channel(core.dispatcher):
+            def handle_close(self):
+                seen[self.socket] = "close"
+                self.close()
+
+            def handle_error(self):
+                seen[self.socket] = "error"
+                self.close()
+
+        for sock in (dead, foreign, good):
+            Channel(sock, m)
+        core.loop(timeout=0, count=1, map=m)  # the fake fails on a half-made entry
+        self.assertEqual(seen, {dead: "close", foreign: "error"})
+        self.assertEqual(list(os_poll.entries), [good])
+        self.assertEqual(list(m), [good])
 
     def test_accept_failures_on_a_busy_board_do_not_close_the_listener(self):
         core = self.core

@@ -56,6 +56,9 @@ class StdlibDefectTests(unittest.TestCase):
     def test_one_accept_per_pass(self):
         self.assertEqual(len(defects_scenarios.accept_burst_scenario(asyncore, 3)), 1)
 
+    def test_a_port_scan_closes_the_listener(self):
+        self.assertEqual(defects_scenarios.port_scan_scenario(asyncore), (False, True, []))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -251,13 +251,10 @@ class ControlServer(uasyncore.dispatcher):
         self.sampler = uasyncore.call_every(n, self.device.sample, map=self._map)
         self.device.interval = n
 
-    # A client the heap cannot take is turned away; the listener itself must survive it.
+    # A client whose connection cannot be set up (no heap for it, gone already) is turned away by
+    # the core, which closes what was made of it and keeps this listener serving (handle_accept_error).
     def handle_accepted(self, sock, addr):
-        try:
-            ControlConnection(sock, self, self._map)
-        except Exception as e:
-            sock.close()
-            self.log_info("turned away %r: %r" % (addr, e), "error")
+        ControlConnection(sock, self, self._map)
 
     def close(self):
         self.sampler.cancel()

@@ -140,6 +140,11 @@ def tb_entries(exc):
 _POLLABLE = (PermissionError,)  # epoll refuses regular files; poll() reports them always ready
 
 
+# What the poller raises for a socket closed behind the channel's back, as the core reads it.
+def _closed():
+    return OSError(EBADF, os.strerror(EBADF))
+
+
 class Poller:
     # One OS poller for the life of a channel map.
     def __init__(self):
@@ -155,12 +160,17 @@ class Poller:
             self._os.modify(fd, mask)
         except _POLLABLE:
             self._files[fd] = mask
+        except ValueError:
+            raise _closed()  # fd -1: the socket was closed before it was registered
 
     def modify(self, fd, mask):
         if fd in self._files:
             self._files[fd] = mask
-        else:
+            return
+        try:
             self._os.modify(fd, mask)
+        except (FileNotFoundError, ValueError):
+            raise _closed()  # the poller forgot the fd when its socket was closed behind our back
 
     def unregister(self, fd):
         if self._files.pop(fd, None) is None:

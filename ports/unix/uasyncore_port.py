@@ -162,12 +162,17 @@ class Poller:
     def __init__(self):
         self._os = select.poll()
         self._reserve = bytearray(RESERVE)  # memory to give back when a registration must be completed
+        self._scratch = None  # a select.poll that tries objects other than sockets first
 
     # A MemoryError inside register() can leave a half-made entry (the key in, no poll object), on
     # which ipoll(), modify() and unregister() all crash. Registering again completes it; a reserve
     # freed for the last try makes room for that. Only when even that fails was the key never added
     # (growing the table failed first), so there is nothing to undo.
     def register(self, sock, mask):
+        if type(sock) is not socket.socket:
+            self._try(sock)
+        elif sock.fileno() < 0:
+            raise OSError(EBADF, "EBADF")  # closed: poll would take it and never report it
         try:
             self._os.register(sock, mask)
         except MemoryError as e:
@@ -184,6 +189,15 @@ class Poller:
                 self._reserve = bytearray(RESERVE)
             except MemoryError:
                 pass
+
+    # Raise what register() raises for an object that is not a stream, on a scratch poll: that leaves
+    # a half-made entry too, which nothing can remove, so only the scratch may get it (and is dropped).
+    def _try(self, obj):
+        scratch = self._scratch or select.poll()
+        self._scratch = None
+        scratch.register(obj, 0)
+        scratch.unregister(obj)
+        self._scratch = scratch
 
     def _retry(self, sock, mask):
         try:
