@@ -80,6 +80,21 @@ test-board: boardlike
 test-suites: deps
 	$(PYTHON) tests/cpython_suites.py
 
+##### CPython packaging (pyproject.toml): make test-pip, part of make test
+# `pip install .` into a venv per CPython of $(CPYTHONS) found (pyenv, else python3.X on PATH), kept in
+# $(CPYTHON_VENVS)/ and refreshed only when requirements-dev.txt or the package's files change; then the
+# pytest suite and CPython 3.11's test_asyncore / test_asynchat against the installed package there (on
+# 3.12+ `import asyncore` finds the package's drop-in: those Pythons have none). A missing Python is
+# skipped with a message, except in CI (CI=true), where it fails the run.
+CPYTHONS ?= 3.11,3.12,3.13
+CPYTHON_VENVS ?= build/cpython
+
+.PHONY: test-pip
+test: test-pip
+test-pip: deps
+	$(PYTHON) tools/cpython_matrix.py --versions $(CPYTHONS) --out $(CPYTHON_VENVS) $(if $(CI),--require)
+##### end of CPython packaging
+
 lint:
 	$(PYTHON) -m ruff check lib ports tests examples
 
