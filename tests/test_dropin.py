@@ -19,8 +19,17 @@ ROOT = support.ROOT
 INSTALLED = os.environ.get("UASYNCORE_INSTALLED") == "1"
 # What a program's imports resolve to: "module file async_chat's-module".
 PROBE = "import asyncore, asynchat; print(asyncore.__name__, asyncore.__file__, asynchat.async_chat.__module__)"
-# The README's opt-in for a Python whose standard library keeps asyncore and asynchat.
-OPT_IN = 'import sys, uasyncore, uasynchat; sys.modules["asyncore"], sys.modules["asynchat"] = uasyncore, uasynchat'
+
+
+# The README's "two lines": the opt-in for a Python whose standard library keeps asyncore and asynchat.
+def readme_opt_in():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    start = text.index("```python\n", text.index("The two lines")) + len("```python\n")
+    return text[start : text.index("```", start)]
+
+
+OPT_IN = readme_opt_in()
 
 
 # The environment a program runs in: this tree's lib/ on PYTHONPATH, or the installed package alone.
@@ -65,7 +74,8 @@ class DropInTest(unittest.TestCase):
             self.assertNotIn("site-packages", probed[1])
 
     def test_the_readme_opt_in_gets_ours_everywhere(self):
-        self.assert_ours(python("-c", OPT_IN + "\n" + PROBE))
+        self.assertEqual(len(OPT_IN.splitlines()), 2, OPT_IN)
+        self.assert_ours(python("-c", OPT_IN + PROBE))
 
     @unittest.skipUnless(OURS_BY_NAME, "this Python's standard library keeps its asyncore: the program would run on it")
     def test_an_unmodified_asyncore_program_serves(self):
