@@ -8,7 +8,7 @@
 # snippet found nowhere, or more than once, is STALE: the code moved on without this list, and that
 # fails the run as a survivor does (edit the snippet, or drop the mutation with the code it tested).
 # The tests are tests/test_*.py but the end-to-end files (processes, examples, boards), under pytest:
-# about 10 s each on this machine, run one mutation after another. Exit status 1 when a mutation
+# about 5 s a run on this machine, one mutation after another. Exit status 1 when a mutation
 # survives or is stale, or when the unmutated copy already fails.
 import argparse
 import glob
