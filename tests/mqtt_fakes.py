@@ -162,9 +162,9 @@ class Harness:
     # Run the loop for `seconds` of fake time (not `run`: TestCase has that).
     def advance(self, seconds):
         end = _port.ticks_add(self.clock.now, int(seconds * 1000))
-        p = support.poller(self.map)
         while _port.ticks_diff(end, self.clock.now) > 0:
-            if not self.map and not p.timers:
+            p = support.poller(self.map)  # each pass: a loop lets go of the poller of a map left with nothing
+            if not self.map and (p is None or not p.timers):
                 self.clock.now = end
                 break
             uasyncore.loop(timeout=_port.ticks_diff(end, self.clock.now) / 1000, map=self.map, count=1)

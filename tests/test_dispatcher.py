@@ -35,6 +35,18 @@ class SendTests(dispatcher_io.Send, FakeTestCase):
     pass
 
 
+class HandlerErrorTests(dispatcher_io.HandlerErrors, FakeTestCase):
+    pass
+
+
+class ExptTests(dispatcher_io.Expt, FakeTestCase):
+    pass
+
+
+class CloseTests(dispatcher_io.Close, FakeTestCase):
+    pass
+
+
 class AcceptTests(dispatcher_io.Accept, FakeTestCase):
     pass
 

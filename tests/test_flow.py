@@ -6,7 +6,7 @@ import unittest
 
 import uasyncore
 import uasynchat
-from support import EAGAIN, IN, OUT, ERR, FakeSocket, oserror
+from support import EAGAIN, HUP, IN, OUT, ERR, FakeSocket, oserror
 
 PEER = ("127.0.0.1", 4000)
 EINPROGRESS = uasyncore._port.EINPROGRESS
@@ -102,11 +102,47 @@ class WatermarkTest(FlowTestCase):
         self.assertEqual(bytes(sock.sent), b"x" * 60 + b"y" * 60 + b"z" * 60)
         self.assertEqual(d.log, ["pause", "resume"])
 
+    # pause_writing() when the queue reaches exactly out_high, resume_writing() when it falls to
+    # exactly out_low: not a byte before either.
+    def check_exact_boundaries(self, cls, queue):
+        sock = FakeSocket(peer=PEER)
+        sock.stalled = True  # the peer reads nothing: all of it queues
+        d = cls(sock, self.m)
+        queue(d, b"a" * 99)
+        self.assertEqual(d.log, [], "99 queued, out_high 100: not yet")
+        queue(d, b"b")
+        self.assertEqual(d.log, ["pause"], "100 queued: at out_high")
+        sock.stalled = False
+        sock.send_plan = [79, 1]
+        self.step((sock, OUT))
+        self.assertEqual(len(sock.sent), 79)
+        self.assertEqual(d.log, ["pause"], "21 queued, out_low 20: not yet")
+        self.step((sock, OUT))
+        self.assertEqual(len(sock.sent), 80)
+        self.assertEqual(d.log, ["pause", "resume"], "20 queued: at out_low")
+
+    def test_dispatcher_with_send_at_its_exact_watermarks(self):
+        self.check_exact_boundaries(Sender, Sender.send)
+
+    def test_async_chat_at_its_exact_watermarks(self):
+        self.check_exact_boundaries(Chat, Chat.push)
+
     def test_dispatcher_with_send(self):
         self.check_watermarks(Sender, Sender.send)
 
     def test_async_chat(self):
         self.check_watermarks(Chat, Chat.push)
+
+    def test_discard_buffers_starts_the_count_again(self):
+        sock = FakeSocket(peer=PEER)
+        sock.stalled = True
+        d = Chat(sock, self.m)
+        d.push(b"a" * 150)
+        d.discard_buffers()
+        d.push(b"b" * 10)
+        self.assertEqual(d.log, ["pause", "resume"], "10 queued, not 160")
+        d.push(b"c" * 90)
+        self.assertEqual(d.log, ["pause", "resume", "pause"], "100 queued: out_high")
 
     def test_a_proxy_pauses_its_source_instead(self):
         source = Sender(FakeSocket(peer=PEER), self.m)
@@ -151,6 +187,29 @@ class WatermarkTest(FlowTestCase):
         self.assertEqual(d.socket.inbox, [b"b"])
 
 
+    # A paused writer is polled for output only; a hang-up still comes (poll always reports it), and
+    # the input left behind it is read before the channel closes.
+    def test_a_hang_up_while_paused_reads_what_is_left_then_closes(self):
+        class Reader(Sender):
+            def handle_read(self):
+                self.log.append(self.recv(100))
+
+        sock = FakeSocket(peer=PEER, inbox=[b"last words", b""])
+        sock.stalled = True
+        d = Reader(sock, self.m)
+        d.send(b"q" * 150)  # over out_high: pause_writing() pauses reading
+        self.step()
+        self.assertEqual(self.fake.mask(sock), OUT)
+        self.step((sock, HUP))
+        self.assertFalse(sock.closed, "input is waiting: not closed yet")
+        self.step()
+        self.assertEqual(self.fake.mask(sock) & IN, IN, "reading again, to drain it")
+        self.step((sock, IN))
+        self.step((sock, IN))
+        self.assertEqual(d.log, ["pause", b"last words", b""])
+        self.assertTrue(sock.closed)
+
+
 class IdleTimeoutTest(FlowTestCase):
     def setUp(self):
         FlowTestCase.setUp(self)
@@ -180,6 +239,20 @@ class IdleTimeoutTest(FlowTestCase):
         self.clock.advance(2.5)
         self.step()
         self.assertEqual(d.log, ["idle"], "t=8: 5 s since the last byte")
+
+    def test_closed_at_the_exact_millisecond_not_before(self):
+        sock = FakeSocket(peer=PEER, inbox=[b"ping"])
+        d = Sender(sock, self.m)
+        start = self.clock.now
+        d.set_idle_timeout(5)
+        self.clock.now = uasyncore.ticks_add(start, 1)
+        self.step((sock, IN))  # the last byte in at 1 ms
+        self.clock.now = uasyncore.ticks_add(start, 5000)
+        self.step()  # the timer set at 0 ms fires, 1 ms before the deadline
+        self.assertEqual(d.log, [])
+        self.clock.now = uasyncore.ticks_add(start, 5001)
+        self.step()
+        self.assertEqual(d.log, ["idle"])
 
     def test_class_attribute_applies_to_new_channels(self):
         class Quiet(Sender):
@@ -320,6 +393,14 @@ class SendFromTest(FlowTestCase):
             self.step((sock, OUT))
         self.assertEqual(bytes(sock.sent), b"abcdefXX")
         self.assertFalse(d.writable())
+
+    def test_the_one_byte_the_socket_did_not_take_is_queued(self):
+        sock = FakeSocket(peer=PEER, send_plan=[5])
+        d = Sender(sock, self.m)
+        d.send_from(bytearray(b"abcdef"), 6)
+        self.assertEqual(d.out_buffer, b"f")
+        self.step((sock, OUT))
+        self.assertEqual(bytes(sock.sent), b"abcdef")
 
     def test_no_64_kib_cap_when_the_socket_takes_more(self):
         class Counting(FakeSocket):
