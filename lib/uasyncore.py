@@ -362,17 +362,7 @@ class _Poller:
             self.sync()
         unreported = self.unreported
         if unreported:
-            self.asking = True
-            for key in unreported:
-                obj = map.get(key)  # the map's: a program may have put another under the key
-                if obj is not None:  # not one closed while the others were asked
-                    if unreported[key] is not obj:
-                        unreported[key] = obj
-                    self.ask(key, obj)
-            self.asking = False
-            left = self.left
-            while left:
-                unreported.pop(left.pop(), None)
+            self.ask_unreported()
         asked = self.asked
         while asked:
             key = asked.pop()
@@ -381,6 +371,21 @@ class _Poller:
                 self.ask(key, obj)
                 if map.get(key) is obj and not _reports_interest(obj):
                     unreported[key] = obj
+
+    def ask_unreported(self):
+        map = self.map
+        unreported = self.unreported
+        self.asking = True
+        for key in unreported:
+            obj = map.get(key)  # the map's: a program may have put another under the key
+            if obj is not None:  # not one closed while the others were asked
+                if unreported[key] is not obj:
+                    unreported[key] = obj
+                self.ask(key, obj)
+        self.asking = False
+        left = self.left
+        while left:
+            unreported.pop(left.pop(), None)
 
     # One pass: register what changed, wait for I/O or the next timer, deliver events, run due timers.
     def run_once(self, ms):

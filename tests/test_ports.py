@@ -357,17 +357,6 @@ class BoardChecks(AdapterChecks):
         sock = StreamSocket(b"last ", b"words", oserror(104))
         self.assertEqual(read_until_error(self.port.recv_into, sock), (b"last words", 104))
 
-    def test_recv_into_reads_in_place_when_no_block_is_free_for_a_recv(self):
-        sock = StreamSocket(b"abc")
-
-        def recv(n):
-            raise MemoryError()
-
-        sock.recv = recv
-        buf = bytearray(8)
-        self.assertEqual(self.port.recv_into(sock, buf, 0), 3)
-        self.assertEqual(bytes(buf[:3]), b"abc")
-
     def test_collect_is_the_garbage_collector(self):
         self.assertIs(self.port.collect, gc.collect)
 

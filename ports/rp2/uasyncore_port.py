@@ -116,21 +116,9 @@ def peername(sock):
 # until the buffer is full, and when that read raises (the peer reset after sending) it drops the
 # bytes already copied; recv() hands them over and raises at the next call. It allocates what it reads.
 def recv_into(sock, buf, n):
-    try:
-        data = sock.recv(n or len(buf))
-    except MemoryError:
-        return _readinto(sock, buf, n)  # no free block that big: read in place, allocating nothing
-    got = len(data)
-    buf[:got] = data
-    return got
-
-
-# The stream's readinto(): allocates nothing, but loses what it read if a reset follows it.
-def _readinto(sock, buf, n):
-    got = sock.readinto(buf, n) if n else sock.readinto(buf)  # None when nothing is waiting
-    if got is None:
-        raise OSError(EAGAIN, "EAGAIN")
-    return got
+    data = sock.recv(n or len(buf))  # no try: it would cost a heap frame a read; short of heap, the core closes the channel
+    buf[: len(data)] = data
+    return len(data)
 
 
 recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
