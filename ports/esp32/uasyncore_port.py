@@ -1,6 +1,8 @@
 # uasyncore_port for ESP32 boards (MicroPython's esp32 port, ESP-IDF lwIP sockets): the facts the core needs.
 #
 # Resolve host names before the loop runs: sockaddr() looks a name up with getaddrinfo, which blocks on DNS.
+#
+# Assembled by tools/ports.py from ports/micropython/common.py, ports/micropython/esp32.py, ports/micropython/lwip.py: edit those, then `make ports`.
 import gc
 import io
 import select
@@ -8,52 +10,8 @@ import socket
 import sys
 import time
 
-##### errno numbers: newlib's, which OSError carries here (MICROPY_USE_INTERNAL_ERRNO is 0 on this port)
-
-EAGAIN = 11
-EWOULDBLOCK = EAGAIN
-EINPROGRESS = 119
-EALREADY = 120
-EISCONN = 127
-EINVAL = 22
-EBADF = 9
-EPIPE = 32
-ECONNRESET = 104
-ECONNABORTED = 113
-ECONNREFUSED = 111
-ENOTCONN = 128
-ESHUTDOWN = 110
-EMFILE = 24
-ENFILE = 23
-ENOBUFS = 105
-ENOMEM = 12
-ETIMEDOUT = 116
-EHOSTUNREACH = 118
-EADDRINUSE = 112
-
-errorcode = {
-    EAGAIN: "EAGAIN",
-    EINPROGRESS: "EINPROGRESS",
-    EALREADY: "EALREADY",
-    EISCONN: "EISCONN",
-    EINVAL: "EINVAL",
-    EBADF: "EBADF",
-    EPIPE: "EPIPE",
-    ECONNRESET: "ECONNRESET",
-    ECONNABORTED: "ECONNABORTED",
-    ECONNREFUSED: "ECONNREFUSED",
-    ENOTCONN: "ENOTCONN",
-    ESHUTDOWN: "ESHUTDOWN",
-    EMFILE: "EMFILE",
-    ENFILE: "ENFILE",
-    ENOBUFS: "ENOBUFS",
-    ENOMEM: "ENOMEM",
-    ETIMEDOUT: "ETIMEDOUT",
-    EHOSTUNREACH: "EHOSTUNREACH",
-    EADDRINUSE: "EADDRINUSE",
-}
-
-##### poll flags: no out-of-band data on lwIP sockets; a socket closed while registered polls as 32
+##### poll flags: MicroPython has no POLLPRI (out-of-band data) and no POLLNVAL name; a socket
+##### closed while registered polls as 32
 
 POLLIN = select.POLLIN
 POLLPRI = 0
@@ -62,32 +20,7 @@ POLLERR = select.POLLERR
 POLLHUP = select.POLLHUP
 POLLNVAL = 32
 
-##### budget and memory
-
 FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
-
-
-# (connections per listener, largest listen() backlog) for the build that reports `machine`. The
-# firmware cannot tell its lwIP limits, so they follow from the chip. Sockets (CONFIG_LWIP_MAX_SOCKETS)
-# count the listener, accepted connections and the program's own (UDP too); TCP PCBs
-# (CONFIG_LWIP_MAX_ACTIVE_TCP, enforced by ports/esp32/lwip_patch.c) count accepted connections, those
-# waiting to be accepted or in their handshake (lwIP holds both to the backlog) and the program's
-# clients; lwIP reclaims TIME-WAIT ones when it runs short.
-def budget(machine):
-    if "ESP32-C2" in machine or "ESP32C2" in machine:
-        # C2 builds add boards/sdkconfig.free_ram: 6 sockets = listener + 3 + 2 for the program (a
-        # client, NTP); 8 PCBs = 3 + 3 waiting + 2 for the program's clients
-        return 3, 3
-    # sdkconfig.base: 10 sockets = listener + 5 + 4 for the program (WebREPL's listener and client,
-    # NTP, a client); 12 PCBs = 5 + 5 waiting + 2 for the program's clients
-    return 5, 5
-
-
-# sys.implementation._machine is "<board> with <MCU>" (MICROPY_BANNER_MACHINE), e.g. "ESP32C2 module with ESP32-C2"
-MAX_CONNECTIONS, LISTEN_BACKLOG = budget(getattr(sys.implementation, "_machine", ""))
-OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~100 KB heap)
-OUT_LOW = 1024  # ... and resume
-RECV_SIZE = 1024  # bytes a recv() asks for (each recv() allocates this much on the heap)
 
 collect = gc.collect
 
@@ -97,43 +30,9 @@ def key(sock):
     return sock
 
 
-# Whether host is "" or a dotted IPv4 address, which the socket methods take without a lookup.
-def _numeric(host):
-    for c in host:
-        if c not in "0123456789.":
-            return False
-    return True
-
-
-# An address as the socket methods take it: (ip, port); a host name is looked up here, blocking on DNS.
-# Only IPv4 answers: the port gives an IPv6 one a None address, and looks up IPv6 too unless asked not to.
-def sockaddr(addr):
-    if isinstance(addr, tuple) and not _numeric(addr[0]):
-        return socket.getaddrinfo(addr[0], addr[1], socket.AF_INET)[0][-1]
-    return addr
-
-
-# An address as accept() gave it: already (ip, port) on this port.
-def peer_address(addr):
-    return addr
-
-
-# The connected peer's address: this port has no getpeername, so None.
+# The connected peer's address: MicroPython has no getpeername, so None.
 def peername(sock):
     return None
-
-
-# recv() of at most n bytes (0: as many as buf holds) into buf, a bytearray or a memoryview of one: the
-# count, 0 at end of stream. One recv() call, never readinto(): py/stream.c's readinto() reads again
-# until the buffer is full, and when that read raises (the peer reset after sending) it drops the
-# bytes already copied; recv() hands them over and raises at the next call. It allocates what it reads.
-def recv_into(sock, buf, n):
-    data = sock.recv(n or len(buf))  # no try: it would cost a heap frame a read; short of heap, the core closes the channel
-    buf[: len(data)] = data
-    return len(data)
-
-
-recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
 
 
 # send() of buf[:n] without slicing it (the stream's write(buf, n)): the count sent.
@@ -150,28 +49,6 @@ def connect_ex(sock, addr):
         sock.connect(addr)
     except OSError as err:
         return err.args[0]
-    return 0
-
-
-# recv() flags that read a socket's pending error without taking its data, where the firmware has them.
-_PEEK = getattr(socket, "MSG_PEEK", 0)
-if _PEEK:
-    _PEEK |= getattr(socket, "MSG_DONTWAIT", 0)
-
-
-# A connecting socket's error, 0 when none. send(b"") cannot tell here (it always raises EAGAIN), so
-# peek at one byte; firmware without MSG_PEEK answers 0 and the core reads the hang-up as refused.
-def sock_error(sock):
-    if not _PEEK:
-        return 0
-    try:
-        sock.recv(1, _PEEK)
-    except OSError as err:
-        err = err.args[0]
-        if err == EAGAIN:
-            return 0
-        # lwIP reports the reset that refuses a connect as ECONNRESET
-        return ECONNREFUSED if err == ECONNRESET else err
     return 0
 
 
@@ -204,6 +81,139 @@ def tb_entries(exc):
     return entries
 
 
+##### errno numbers: newlib's, which OSError carries here (MICROPY_USE_INTERNAL_ERRNO is 0 on this port)
+
+EAGAIN = 11
+EWOULDBLOCK = EAGAIN
+EINPROGRESS = 119
+EALREADY = 120
+EISCONN = 127
+EINVAL = 22
+EBADF = 9
+EPIPE = 32
+ECONNRESET = 104
+ECONNABORTED = 113
+ECONNREFUSED = 111
+ENOTCONN = 128
+ESHUTDOWN = 110
+EMFILE = 24
+ENFILE = 23
+ENOBUFS = 105
+ENOMEM = 12
+ETIMEDOUT = 116
+EHOSTUNREACH = 118
+EADDRINUSE = 112
+
+##### budget and memory
+
+
+# (connections per listener, largest listen() backlog) for the build that reports `machine`. The
+# firmware cannot tell its lwIP limits, so they follow from the chip. Sockets (CONFIG_LWIP_MAX_SOCKETS)
+# count the listener, accepted connections and the program's own (UDP too); TCP PCBs
+# (CONFIG_LWIP_MAX_ACTIVE_TCP, enforced by ports/esp32/lwip_patch.c) count accepted connections, those
+# waiting to be accepted or in their handshake (lwIP holds both to the backlog) and the program's
+# clients; lwIP reclaims TIME-WAIT ones when it runs short.
+def budget(machine):
+    if "ESP32-C2" in machine or "ESP32C2" in machine:
+        # C2 builds add boards/sdkconfig.free_ram: 6 sockets = listener + 3 + 2 for the program (a
+        # client, NTP); 8 PCBs = 3 + 3 waiting + 2 for the program's clients
+        return 3, 3
+    # sdkconfig.base: 10 sockets = listener + 5 + 4 for the program (WebREPL's listener and client,
+    # NTP, a client); 12 PCBs = 5 + 5 waiting + 2 for the program's clients
+    return 5, 5
+
+
+# sys.implementation._machine is "<board> with <MCU>" (MICROPY_BANNER_MACHINE), e.g. "ESP32C2 module with ESP32-C2"
+MAX_CONNECTIONS, LISTEN_BACKLOG = budget(getattr(sys.implementation, "_machine", ""))
+OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~100 KB heap)
+OUT_LOW = 1024  # ... and resume
+RECV_SIZE = 1024  # bytes a recv() asks for (each recv() allocates this much on the heap)
+
+
+# An address as the socket methods take it: (ip, port); a host name is looked up here, blocking on DNS.
+# Only IPv4 answers: the port gives an IPv6 one a None address, and looks up IPv6 too unless asked not to.
+def sockaddr(addr):
+    if isinstance(addr, tuple) and not _numeric(addr[0]):
+        return socket.getaddrinfo(addr[0], addr[1], socket.AF_INET)[0][-1]
+    return addr
+
+
+# recv() flags that read a socket's pending error without taking its data, where the firmware has them.
+_PEEK = getattr(socket, "MSG_PEEK", 0)
+if _PEEK:
+    _PEEK |= getattr(socket, "MSG_DONTWAIT", 0)
+
+
+# A connecting socket's error, 0 when none. send(b"") cannot tell here (it always raises EAGAIN), so
+# peek at one byte; firmware without MSG_PEEK answers 0 and the core reads the hang-up as refused.
+def sock_error(sock):
+    if not _PEEK:
+        return 0
+    try:
+        sock.recv(1, _PEEK)
+    except OSError as err:
+        err = err.args[0]
+        if err == EAGAIN:
+            return 0
+        # lwIP reports the reset that refuses a connect as ECONNRESET
+        return ECONNREFUSED if err == ECONNRESET else err
+    return 0
+
+
+# This port reports a socket error only as POLLHUP, and only to a poll that asks for it: the Poller
+# asks for it always, so the core's connect rule sees the failure.
+ALWAYS_POLLED = POLLHUP
+
+
+errorcode = {
+    EAGAIN: "EAGAIN",
+    EINPROGRESS: "EINPROGRESS",
+    EALREADY: "EALREADY",
+    EISCONN: "EISCONN",
+    EINVAL: "EINVAL",
+    EBADF: "EBADF",
+    EPIPE: "EPIPE",
+    ECONNRESET: "ECONNRESET",
+    ECONNABORTED: "ECONNABORTED",
+    ECONNREFUSED: "ECONNREFUSED",
+    ENOTCONN: "ENOTCONN",
+    ESHUTDOWN: "ESHUTDOWN",
+    EMFILE: "EMFILE",
+    ENFILE: "ENFILE",
+    ENOBUFS: "ENOBUFS",
+    ENOMEM: "ENOMEM",
+    ETIMEDOUT: "ETIMEDOUT",
+    EHOSTUNREACH: "EHOSTUNREACH",
+    EADDRINUSE: "EADDRINUSE",
+}
+
+
+# Whether host is "" or a dotted IPv4 address, which the socket methods take without a lookup.
+def _numeric(host):
+    for c in host:
+        if c not in "0123456789.":
+            return False
+    return True
+
+
+# An address as accept() gave it: already (ip, port) on these ports.
+def peer_address(addr):
+    return addr
+
+
+# recv() of at most n bytes (0: as many as buf holds) into buf, a bytearray or a memoryview of one: the
+# count, 0 at end of stream. One recv() call, never readinto(): py/stream.c's readinto() reads again
+# until the buffer is full, and when that read raises (the peer reset after sending) it drops the
+# bytes already copied; recv() hands them over and raises at the next call. It allocates what it reads.
+def recv_into(sock, buf, n):
+    data = sock.recv(n or len(buf))  # no try: it would cost a heap frame a read; short of heap, the core closes the channel
+    buf[: len(data)] = data
+    return len(data)
+
+
+recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
+
+
 ##### the poller
 
 
@@ -212,19 +222,19 @@ class Poller:
     def __init__(self):
         self._os = select.poll()
 
-    # Register a new socket, collecting garbage first so the poller's entry finds room. POLLHUP is always
-    # asked for: this port reports a socket error only as POLLHUP, and only to a poll that asks for it.
+    # Register a new socket, collecting garbage first so the poller's entry finds room. ALWAYS_POLLED
+    # is added to every mask (the board's part says why).
     def register(self, sock, mask):
         collect()
         try:
-            self._os.register(sock, mask | POLLHUP)
+            self._os.register(sock, mask | ALWAYS_POLLED)
         except Exception:
             # select.poll adds the key before it allocates the entry; a half-made entry crashes a later poll
             self.unregister(sock)
             raise
 
     def modify(self, sock, mask):
-        self._os.modify(sock, mask | POLLHUP)
+        self._os.modify(sock, mask | ALWAYS_POLLED)
 
     def unregister(self, sock):
         try:

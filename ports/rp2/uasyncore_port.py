@@ -1,6 +1,8 @@
 # uasyncore_port for Raspberry Pi Pico W (MicroPython's rp2 port, lwIP raw API in extmod/modlwip.c).
 #
 # Resolve host names before the loop runs: sockaddr() looks a name up with getaddrinfo, which blocks on DNS.
+#
+# Assembled by tools/ports.py from ports/micropython/common.py, ports/micropython/rp2.py, ports/micropython/lwip.py: edit those, then `make ports`.
 import gc
 import io
 import select
@@ -8,53 +10,8 @@ import socket
 import sys
 import time
 
-##### errno numbers: MicroPython's own (py/mperrno.h, Linux's numbers), which OSError carries here:
-##### MICROPY_USE_INTERNAL_ERRNO is 1 in ports/rp2/mpconfigport.h (ESP32 uses newlib's instead)
-
-EAGAIN = 11
-EWOULDBLOCK = EAGAIN
-EINPROGRESS = 115
-EALREADY = 114
-EISCONN = 106
-EINVAL = 22
-EBADF = 9
-EPIPE = 32
-ECONNRESET = 104
-ECONNABORTED = 103
-ECONNREFUSED = 111
-ENOTCONN = 107
-ESHUTDOWN = 108  # not in MicroPython's table, so never raised here; Linux's number
-EMFILE = 24
-ENFILE = 23
-ENOBUFS = 105
-ENOMEM = 12
-ETIMEDOUT = 110
-EHOSTUNREACH = 113
-EADDRINUSE = 98
-
-errorcode = {
-    EAGAIN: "EAGAIN",
-    EINPROGRESS: "EINPROGRESS",
-    EALREADY: "EALREADY",
-    EISCONN: "EISCONN",
-    EINVAL: "EINVAL",
-    EBADF: "EBADF",
-    EPIPE: "EPIPE",
-    ECONNRESET: "ECONNRESET",
-    ECONNABORTED: "ECONNABORTED",
-    ECONNREFUSED: "ECONNREFUSED",
-    ENOTCONN: "ENOTCONN",
-    ESHUTDOWN: "ESHUTDOWN",
-    EMFILE: "EMFILE",
-    ENFILE: "ENFILE",
-    ENOBUFS: "ENOBUFS",
-    ENOMEM: "ENOMEM",
-    ETIMEDOUT: "ETIMEDOUT",
-    EHOSTUNREACH: "EHOSTUNREACH",
-    EADDRINUSE: "EADDRINUSE",
-}
-
-##### poll flags: no out-of-band data on lwIP sockets; a closed socket polls as 32
+##### poll flags: MicroPython has no POLLPRI (out-of-band data) and no POLLNVAL name; a socket
+##### closed while registered polls as 32
 
 POLLIN = select.POLLIN
 POLLPRI = 0
@@ -63,65 +20,19 @@ POLLERR = select.POLLERR
 POLLHUP = select.POLLHUP
 POLLNVAL = 32
 
-##### budget and memory
-
 FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
-# lwIP here has 5 TCP PCBs (MEMP_NUM_TCP_PCB, lwIP's default; a listener moves to a pool of its own at
-# listen()). Every connection holds one from its SYN on: accepted ones, those waiting in the listener's
-# accept queue (modlwip.c keeps max(backlog, 1) of them, and lwIP resets the client of a handshake that
-# finds it full) and the program's own clients (MQTT, HTTP; NTP is UDP). So: 3 accepted + 1 waiting +
-# 1 left for the program's own client = 5. A handshake under way holds one too (lwIP lets `backlog` of
-# them run): while a client already waits, the next one's handshake borrows the spare for a round trip.
-MAX_CONNECTIONS = 3
-LISTEN_BACKLOG = 1  # the largest backlog a listen() should use here: each waiting client holds a PCB
-OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~200 KB heap shared with lwIP)
-OUT_LOW = 1024  # ... and resume
-RECV_SIZE = 1024  # bytes a recv() asks for (each recv() allocates this much on the heap)
 
 collect = gc.collect
 
 
-# The channel map's key for a socket: poll reports the socket object itself (which has no fileno here).
+# The channel map's key for a socket: poll reports the socket object itself.
 def key(sock):
     return sock
 
 
-# Whether host is "" or a dotted IPv4 address, the only hosts the socket methods take here.
-def _numeric(host):
-    for c in host:
-        if c not in "0123456789.":
-            return False
-    return True
-
-
-# An address as the socket methods take it: (ip, port); a host name is looked up here, blocking on DNS.
-def sockaddr(addr):
-    if isinstance(addr, tuple) and not _numeric(addr[0]):
-        return socket.getaddrinfo(addr[0], addr[1])[0][-1]
-    return addr
-
-
-# An address as accept() gave it: already (ip, port) on this port.
-def peer_address(addr):
-    return addr
-
-
-# The connected peer's address: this port has no getpeername, so None.
+# The connected peer's address: MicroPython has no getpeername, so None.
 def peername(sock):
     return None
-
-
-# recv() of at most n bytes (0: as many as buf holds) into buf, a bytearray or a memoryview of one: the
-# count, 0 at end of stream. One recv() call, never readinto(): py/stream.c's readinto() reads again
-# until the buffer is full, and when that read raises (the peer reset after sending) it drops the
-# bytes already copied; recv() hands them over and raises at the next call. It allocates what it reads.
-def recv_into(sock, buf, n):
-    data = sock.recv(n or len(buf))  # no try: it would cost a heap frame a read; short of heap, the core closes the channel
-    buf[: len(data)] = data
-    return len(data)
-
-
-recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
 
 
 # send() of buf[:n] without slicing it (the stream's write(buf, n)): the count sent.
@@ -138,20 +49,6 @@ def connect_ex(sock, addr):
         sock.connect(addr)
     except OSError as err:
         return err.args[0]
-    return 0
-
-
-# A connecting socket's error, 0 when none: an empty send() raises a failed connection's error
-# (once; EBADF after that) and sends nothing otherwise.
-def sock_error(sock):
-    try:
-        sock.send(b"")
-    except OSError as err:
-        err = err.args[0]
-        if err == EAGAIN:
-            return 0
-        # lwIP reports the reset that refuses a connect as ECONNRESET
-        return ECONNREFUSED if err == ECONNRESET else err
     return 0
 
 
@@ -184,6 +81,118 @@ def tb_entries(exc):
     return entries
 
 
+##### errno numbers: MicroPython's own (py/mperrno.h, Linux's numbers), which OSError carries here:
+##### MICROPY_USE_INTERNAL_ERRNO is 1 in ports/rp2/mpconfigport.h (ESP32 uses newlib's instead)
+
+EAGAIN = 11
+EWOULDBLOCK = EAGAIN
+EINPROGRESS = 115
+EALREADY = 114
+EISCONN = 106
+EINVAL = 22
+EBADF = 9
+EPIPE = 32
+ECONNRESET = 104
+ECONNABORTED = 103
+ECONNREFUSED = 111
+ENOTCONN = 107
+ESHUTDOWN = 108  # not in MicroPython's table, so never raised here; Linux's number
+EMFILE = 24
+ENFILE = 23
+ENOBUFS = 105
+ENOMEM = 12
+ETIMEDOUT = 110
+EHOSTUNREACH = 113
+EADDRINUSE = 98
+
+##### budget and memory
+
+# lwIP here has 5 TCP PCBs (MEMP_NUM_TCP_PCB, lwIP's default; a listener moves to a pool of its own at
+# listen()). Every connection holds one from its SYN on: accepted ones, those waiting in the listener's
+# accept queue (modlwip.c keeps max(backlog, 1) of them, and lwIP resets the client of a handshake that
+# finds it full) and the program's own clients (MQTT, HTTP; NTP is UDP). So: 3 accepted + 1 waiting +
+# 1 left for the program's own client = 5. A handshake under way holds one too (lwIP lets `backlog` of
+# them run): while a client already waits, the next one's handshake borrows the spare for a round trip.
+MAX_CONNECTIONS = 3
+LISTEN_BACKLOG = 1  # the largest backlog a listen() should use here: each waiting client holds a PCB
+OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~200 KB heap shared with lwIP)
+OUT_LOW = 1024  # ... and resume
+RECV_SIZE = 1024  # bytes a recv() asks for (each recv() allocates this much on the heap)
+
+
+# An address as the socket methods take it: (ip, port); a host name is looked up here, blocking on DNS.
+def sockaddr(addr):
+    if isinstance(addr, tuple) and not _numeric(addr[0]):
+        return socket.getaddrinfo(addr[0], addr[1])[0][-1]
+    return addr
+
+
+# A connecting socket's error, 0 when none: an empty send() raises a failed connection's error
+# (once; EBADF after that) and sends nothing otherwise.
+def sock_error(sock):
+    try:
+        sock.send(b"")
+    except OSError as err:
+        err = err.args[0]
+        if err == EAGAIN:
+            return 0
+        # lwIP reports the reset that refuses a connect as ECONNRESET
+        return ECONNREFUSED if err == ECONNRESET else err
+    return 0
+
+
+ALWAYS_POLLED = 0  # errors poll as POLLERR or POLLHUP whatever was asked for
+
+
+errorcode = {
+    EAGAIN: "EAGAIN",
+    EINPROGRESS: "EINPROGRESS",
+    EALREADY: "EALREADY",
+    EISCONN: "EISCONN",
+    EINVAL: "EINVAL",
+    EBADF: "EBADF",
+    EPIPE: "EPIPE",
+    ECONNRESET: "ECONNRESET",
+    ECONNABORTED: "ECONNABORTED",
+    ECONNREFUSED: "ECONNREFUSED",
+    ENOTCONN: "ENOTCONN",
+    ESHUTDOWN: "ESHUTDOWN",
+    EMFILE: "EMFILE",
+    ENFILE: "ENFILE",
+    ENOBUFS: "ENOBUFS",
+    ENOMEM: "ENOMEM",
+    ETIMEDOUT: "ETIMEDOUT",
+    EHOSTUNREACH: "EHOSTUNREACH",
+    EADDRINUSE: "EADDRINUSE",
+}
+
+
+# Whether host is "" or a dotted IPv4 address, which the socket methods take without a lookup.
+def _numeric(host):
+    for c in host:
+        if c not in "0123456789.":
+            return False
+    return True
+
+
+# An address as accept() gave it: already (ip, port) on these ports.
+def peer_address(addr):
+    return addr
+
+
+# recv() of at most n bytes (0: as many as buf holds) into buf, a bytearray or a memoryview of one: the
+# count, 0 at end of stream. One recv() call, never readinto(): py/stream.c's readinto() reads again
+# until the buffer is full, and when that read raises (the peer reset after sending) it drops the
+# bytes already copied; recv() hands them over and raises at the next call. It allocates what it reads.
+def recv_into(sock, buf, n):
+    data = sock.recv(n or len(buf))  # no try: it would cost a heap frame a read; short of heap, the core closes the channel
+    buf[: len(data)] = data
+    return len(data)
+
+
+recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
+
+
 ##### the poller
 
 
@@ -192,18 +201,19 @@ class Poller:
     def __init__(self):
         self._os = select.poll()
 
-    # Register a new socket, collecting garbage first so the poller's entry finds room.
+    # Register a new socket, collecting garbage first so the poller's entry finds room. ALWAYS_POLLED
+    # is added to every mask (the board's part says why).
     def register(self, sock, mask):
         collect()
         try:
-            self._os.register(sock, mask)
+            self._os.register(sock, mask | ALWAYS_POLLED)
         except Exception:
             # select.poll adds the key before it allocates the entry; a half-made entry crashes a later poll
             self.unregister(sock)
             raise
 
     def modify(self, sock, mask):
-        self._os.modify(sock, mask)
+        self._os.modify(sock, mask | ALWAYS_POLLED)
 
     def unregister(self, sock):
         try:

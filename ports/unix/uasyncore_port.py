@@ -1,4 +1,6 @@
 # uasyncore_port for the MicroPython unix port: the socket, poll, clock and traceback facts the core needs.
+#
+# Assembled by tools/ports.py from ports/micropython/common.py, ports/micropython/unix.py: edit those, then `make ports`.
 import errno
 import gc
 import io
@@ -7,29 +9,8 @@ import socket
 import sys
 import time
 
-##### errno numbers: Linux's, for the names MicroPython's errno module lacks
-
-EAGAIN = errno.EAGAIN
-EWOULDBLOCK = EAGAIN
-EINPROGRESS = errno.EINPROGRESS
-EALREADY = errno.EALREADY
-EISCONN = 106
-EINVAL = errno.EINVAL
-EBADF = errno.EBADF
-EPIPE = 32
-ECONNRESET = errno.ECONNRESET
-ECONNABORTED = errno.ECONNABORTED
-ECONNREFUSED = errno.ECONNREFUSED
-ENOTCONN = errno.ENOTCONN
-ESHUTDOWN = 108
-EMFILE = 24
-ENFILE = 23
-ENOBUFS = errno.ENOBUFS
-ENOMEM = errno.ENOMEM
-ETIMEDOUT = errno.ETIMEDOUT
-errorcode = errno.errorcode
-
-##### poll flags: MicroPython has no POLLPRI (out-of-band data) and no POLLNVAL name
+##### poll flags: MicroPython has no POLLPRI (out-of-band data) and no POLLNVAL name; a socket
+##### closed while registered polls as 32
 
 POLLIN = select.POLLIN
 POLLPRI = 0
@@ -38,15 +19,7 @@ POLLERR = select.POLLERR
 POLLHUP = select.POLLHUP
 POLLNVAL = 32
 
-
 FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
-MAX_CONNECTIONS = None  # the unix port is a host runtime, like CPython: no cap (boards set theirs)
-LISTEN_BACKLOG = None  # nor on what listen() asks for
-OUT_HIGH = 16384  # queued output per channel at which writers are told to pause (a board-like budget on the unix port)
-OUT_LOW = 4096  # ... and resume
-# Bytes a recv() asks for: 64 KiB as on CPython with the unix port's default 2 MB heap (a host
-# runtime), 4 KiB with a board-sized one such as -X heapsize=128K (room for many connections).
-RECV_SIZE = 65536 if gc.mem_free() + gc.mem_alloc() >= 1536 * 1024 else 4096
 
 collect = gc.collect
 
@@ -56,44 +29,9 @@ def key(sock):
     return sock
 
 
-# An address as the socket methods take it: the unix port wants a packed sockaddr.
-def sockaddr(addr):
-    if isinstance(addr, tuple):
-        return socket.getaddrinfo(addr[0], addr[1])[0][-1]
-    return addr
-
-
-# An address as accept() gave it (a packed sockaddr), as (host, port).
-def peer_address(addr):
-    if not isinstance(addr, (bytes, bytearray)):
-        return addr  # already decoded (or none at all)
-    family, ip, port = socket.sockaddr(addr)
-    return (socket.inet_ntop(family, ip), port)
-
-
-# The connected peer's address: MicroPython cannot tell, so None.
+# The connected peer's address: MicroPython has no getpeername, so None.
 def peername(sock):
     return None
-
-
-# recv() of at most n bytes (0: as many as it holds) into a buffer the caller owns, so a read
-# allocates nothing: the count, 0 at end of stream. The stream's readinto() reads again until the
-# buffer is full, and when that read raises (the peer reset after sending) it drops the bytes it had
-# copied (py/stream.c): use recv_into_once() where a reset is known to be waiting.
-def recv_into(sock, buf, n):
-    got = sock.readinto(buf, n) if n else sock.readinto(buf)  # None when nothing is waiting
-    if got is None:
-        raise OSError(EAGAIN, "EAGAIN")
-    return got
-
-
-# recv_into() with one recv() call, which hands over the bytes that came before a reset and raises
-# at the next call; it allocates what it reads. buf: a bytearray or a memoryview of one.
-def recv_into_once(sock, buf, n):
-    data = sock.recv(n or len(buf))
-    got = len(data)
-    buf[:got] = data
-    return got
 
 
 # send() of buf[:n] without slicing it (the stream's write(buf, n)): the count sent.
@@ -109,16 +47,7 @@ def connect_ex(sock, addr):
     try:
         sock.connect(addr)
     except OSError as err:
-        return err.errno
-    return 0
-
-
-# The socket's pending error: no SO_ERROR here, but an empty send reports it (once).
-def sock_error(sock):
-    try:
-        sock.send(b"")
-    except OSError as err:
-        return 0 if err.errno == EAGAIN else err.errno
+        return err.args[0]
     return 0
 
 
@@ -151,8 +80,82 @@ def tb_entries(exc):
     return entries
 
 
-##### the poller
+##### errno numbers: Linux's, for the names MicroPython's errno module lacks
 
+EAGAIN = errno.EAGAIN
+EWOULDBLOCK = EAGAIN
+EINPROGRESS = errno.EINPROGRESS
+EALREADY = errno.EALREADY
+EISCONN = 106
+EINVAL = errno.EINVAL
+EBADF = errno.EBADF
+EPIPE = 32
+ECONNRESET = errno.ECONNRESET
+ECONNABORTED = errno.ECONNABORTED
+ECONNREFUSED = errno.ECONNREFUSED
+ENOTCONN = errno.ENOTCONN
+ESHUTDOWN = 108
+EMFILE = 24
+ENFILE = 23
+ENOBUFS = errno.ENOBUFS
+ENOMEM = errno.ENOMEM
+ETIMEDOUT = errno.ETIMEDOUT
+errorcode = errno.errorcode
+
+MAX_CONNECTIONS = None  # the unix port is a host runtime, like CPython: no cap (boards set theirs)
+LISTEN_BACKLOG = None  # nor on what listen() asks for
+OUT_HIGH = 16384  # queued output per channel at which writers are told to pause (a board-like budget on the unix port)
+OUT_LOW = 4096  # ... and resume
+# Bytes a recv() asks for: 64 KiB as on CPython with the unix port's default 2 MB heap (a host
+# runtime), 4 KiB with a board-sized one such as -X heapsize=128K (room for many connections).
+RECV_SIZE = 65536 if gc.mem_free() + gc.mem_alloc() >= 1536 * 1024 else 4096
+
+
+# An address as the socket methods take it: the unix port wants a packed sockaddr.
+def sockaddr(addr):
+    if isinstance(addr, tuple):
+        return socket.getaddrinfo(addr[0], addr[1])[0][-1]
+    return addr
+
+
+# An address as accept() gave it (a packed sockaddr), as (host, port).
+def peer_address(addr):
+    if not isinstance(addr, (bytes, bytearray)):
+        return addr  # already decoded (or none at all)
+    family, ip, port = socket.sockaddr(addr)
+    return (socket.inet_ntop(family, ip), port)
+
+
+# recv() of at most n bytes (0: as many as it holds) into a buffer the caller owns, so a read
+# allocates nothing: the count, 0 at end of stream. The stream's readinto() reads again until the
+# buffer is full, and when that read raises (the peer reset after sending) it drops the bytes it had
+# copied (py/stream.c): use recv_into_once() where a reset is known to be waiting.
+def recv_into(sock, buf, n):
+    got = sock.readinto(buf, n) if n else sock.readinto(buf)  # None when nothing is waiting
+    if got is None:
+        raise OSError(EAGAIN, "EAGAIN")
+    return got
+
+
+# recv_into() with one recv() call, which hands over the bytes that came before a reset and raises
+# at the next call; it allocates what it reads. buf: a bytearray or a memoryview of one.
+def recv_into_once(sock, buf, n):
+    data = sock.recv(n or len(buf))
+    got = len(data)
+    buf[:got] = data
+    return got
+
+
+# The socket's pending error: no SO_ERROR here, but an empty send reports it (once).
+def sock_error(sock):
+    try:
+        sock.send(b"")
+    except OSError as err:
+        return 0 if err.errno == EAGAIN else err.errno
+    return 0
+
+
+##### the poller
 
 RESERVE = 128  # bytes the poller holds back for completing a registration that ran out of memory
 

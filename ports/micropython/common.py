@@ -1,0 +1,77 @@
+# Shared by every MicroPython adapter (unix, esp32, rp2): tools/ports.py assembles each port's
+# uasyncore_port.py from its own part, the lwIP boards' part (lwip.py) and this one.
+import gc
+import io
+import select
+import sys
+import time
+
+##### poll flags: MicroPython has no POLLPRI (out-of-band data) and no POLLNVAL name; a socket
+##### closed while registered polls as 32
+
+POLLIN = select.POLLIN
+POLLPRI = 0
+POLLOUT = select.POLLOUT
+POLLERR = select.POLLERR
+POLLHUP = select.POLLHUP
+POLLNVAL = 32
+
+FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
+
+collect = gc.collect
+
+
+# The channel map's key for a socket: poll reports the socket object itself.
+def key(sock):
+    return sock
+
+
+# The connected peer's address: MicroPython has no getpeername, so None.
+def peername(sock):
+    return None
+
+
+# send() of buf[:n] without slicing it (the stream's write(buf, n)): the count sent.
+def send_part(sock, buf, n):
+    sent = sock.write(buf, n)  # None when the socket takes nothing now
+    if sent is None:
+        raise OSError(EAGAIN, "EAGAIN")
+    return sent
+
+
+# connect() without raising: 0 or an errno.
+def connect_ex(sock, addr):
+    try:
+        sock.connect(addr)
+    except OSError as err:
+        return err.args[0]
+    return 0
+
+
+# Text for an errno.
+def strerror(err):
+    return errorcode.get(err) or "Unknown error %s" % err
+
+
+##### clock: MicroPython's wrapping millisecond ticks
+
+ticks_ms = time.ticks_ms
+ticks_add = time.ticks_add
+ticks_diff = time.ticks_diff
+
+
+##### tracebacks: MicroPython keeps no frames, so read them off print_exception
+
+
+# (file, function, line) for each frame of the exception's traceback, innermost last.
+def tb_entries(exc):
+    out = io.StringIO()
+    sys.print_exception(exc, out)
+    entries = []
+    for line in out.getvalue().split("\n"):
+        line = line.strip()
+        if line.startswith('File "'):
+            file, _, rest = line[6:].partition('", line ')
+            lineno, _, function = rest.partition(", in ")
+            entries.append((file, function, lineno))
+    return entries

@@ -1,0 +1,87 @@
+# Shared by the lwIP boards' adapters (esp32, rp2); see common.py for how the adapters are assembled.
+# A board's part defines its errno numbers, its budgets, sockaddr(), sock_error() and ALWAYS_POLLED.
+import select
+
+errorcode = {
+    EAGAIN: "EAGAIN",
+    EINPROGRESS: "EINPROGRESS",
+    EALREADY: "EALREADY",
+    EISCONN: "EISCONN",
+    EINVAL: "EINVAL",
+    EBADF: "EBADF",
+    EPIPE: "EPIPE",
+    ECONNRESET: "ECONNRESET",
+    ECONNABORTED: "ECONNABORTED",
+    ECONNREFUSED: "ECONNREFUSED",
+    ENOTCONN: "ENOTCONN",
+    ESHUTDOWN: "ESHUTDOWN",
+    EMFILE: "EMFILE",
+    ENFILE: "ENFILE",
+    ENOBUFS: "ENOBUFS",
+    ENOMEM: "ENOMEM",
+    ETIMEDOUT: "ETIMEDOUT",
+    EHOSTUNREACH: "EHOSTUNREACH",
+    EADDRINUSE: "EADDRINUSE",
+}
+
+
+# Whether host is "" or a dotted IPv4 address, which the socket methods take without a lookup.
+def _numeric(host):
+    for c in host:
+        if c not in "0123456789.":
+            return False
+    return True
+
+
+# An address as accept() gave it: already (ip, port) on these ports.
+def peer_address(addr):
+    return addr
+
+
+# recv() of at most n bytes (0: as many as buf holds) into buf, a bytearray or a memoryview of one: the
+# count, 0 at end of stream. One recv() call, never readinto(): py/stream.c's readinto() reads again
+# until the buffer is full, and when that read raises (the peer reset after sending) it drops the
+# bytes already copied; recv() hands them over and raises at the next call. It allocates what it reads.
+def recv_into(sock, buf, n):
+    data = sock.recv(n or len(buf))  # no try: it would cost a heap frame a read; short of heap, the core closes the channel
+    buf[: len(data)] = data
+    return len(data)
+
+
+recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
+
+
+##### the poller
+
+
+class Poller:
+    # One select.poll for the life of a channel map; ipoll allocates nothing per pass.
+    def __init__(self):
+        self._os = select.poll()
+
+    # Register a new socket, collecting garbage first so the poller's entry finds room. ALWAYS_POLLED
+    # is added to every mask (the board's part says why).
+    def register(self, sock, mask):
+        collect()
+        try:
+            self._os.register(sock, mask | ALWAYS_POLLED)
+        except Exception:
+            # select.poll adds the key before it allocates the entry; a half-made entry crashes a later poll
+            self.unregister(sock)
+            raise
+
+    def modify(self, sock, mask):
+        self._os.modify(sock, mask | ALWAYS_POLLED)
+
+    def unregister(self, sock):
+        try:
+            self._os.unregister(sock)
+        except (OSError, KeyError):
+            pass
+
+    # Wait up to ms milliseconds (-1: forever); yields (socket, flags) pairs that ipoll reuses.
+    def wait(self, ms):
+        return self._os.ipoll(ms)
+
+    def close(self):
+        pass

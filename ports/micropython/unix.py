@@ -1,0 +1,150 @@
+# uasyncore_port for the MicroPython unix port: the socket, poll, clock and traceback facts the core needs.
+import errno
+import gc
+import select
+import socket
+
+##### errno numbers: Linux's, for the names MicroPython's errno module lacks
+
+EAGAIN = errno.EAGAIN
+EWOULDBLOCK = EAGAIN
+EINPROGRESS = errno.EINPROGRESS
+EALREADY = errno.EALREADY
+EISCONN = 106
+EINVAL = errno.EINVAL
+EBADF = errno.EBADF
+EPIPE = 32
+ECONNRESET = errno.ECONNRESET
+ECONNABORTED = errno.ECONNABORTED
+ECONNREFUSED = errno.ECONNREFUSED
+ENOTCONN = errno.ENOTCONN
+ESHUTDOWN = 108
+EMFILE = 24
+ENFILE = 23
+ENOBUFS = errno.ENOBUFS
+ENOMEM = errno.ENOMEM
+ETIMEDOUT = errno.ETIMEDOUT
+errorcode = errno.errorcode
+
+MAX_CONNECTIONS = None  # the unix port is a host runtime, like CPython: no cap (boards set theirs)
+LISTEN_BACKLOG = None  # nor on what listen() asks for
+OUT_HIGH = 16384  # queued output per channel at which writers are told to pause (a board-like budget on the unix port)
+OUT_LOW = 4096  # ... and resume
+# Bytes a recv() asks for: 64 KiB as on CPython with the unix port's default 2 MB heap (a host
+# runtime), 4 KiB with a board-sized one such as -X heapsize=128K (room for many connections).
+RECV_SIZE = 65536 if gc.mem_free() + gc.mem_alloc() >= 1536 * 1024 else 4096
+
+
+# An address as the socket methods take it: the unix port wants a packed sockaddr.
+def sockaddr(addr):
+    if isinstance(addr, tuple):
+        return socket.getaddrinfo(addr[0], addr[1])[0][-1]
+    return addr
+
+
+# An address as accept() gave it (a packed sockaddr), as (host, port).
+def peer_address(addr):
+    if not isinstance(addr, (bytes, bytearray)):
+        return addr  # already decoded (or none at all)
+    family, ip, port = socket.sockaddr(addr)
+    return (socket.inet_ntop(family, ip), port)
+
+
+# recv() of at most n bytes (0: as many as it holds) into a buffer the caller owns, so a read
+# allocates nothing: the count, 0 at end of stream. The stream's readinto() reads again until the
+# buffer is full, and when that read raises (the peer reset after sending) it drops the bytes it had
+# copied (py/stream.c): use recv_into_once() where a reset is known to be waiting.
+def recv_into(sock, buf, n):
+    got = sock.readinto(buf, n) if n else sock.readinto(buf)  # None when nothing is waiting
+    if got is None:
+        raise OSError(EAGAIN, "EAGAIN")
+    return got
+
+
+# recv_into() with one recv() call, which hands over the bytes that came before a reset and raises
+# at the next call; it allocates what it reads. buf: a bytearray or a memoryview of one.
+def recv_into_once(sock, buf, n):
+    data = sock.recv(n or len(buf))
+    got = len(data)
+    buf[:got] = data
+    return got
+
+
+# The socket's pending error: no SO_ERROR here, but an empty send reports it (once).
+def sock_error(sock):
+    try:
+        sock.send(b"")
+    except OSError as err:
+        return 0 if err.errno == EAGAIN else err.errno
+    return 0
+
+
+##### the poller
+
+RESERVE = 128  # bytes the poller holds back for completing a registration that ran out of memory
+
+
+class Poller:
+    # One select.poll for the life of a channel map; ipoll allocates nothing per pass.
+    def __init__(self):
+        self._os = select.poll()
+        self._reserve = bytearray(RESERVE)  # memory to give back when a registration must be completed
+        self._scratch = None  # a select.poll that tries objects other than sockets first
+
+    # A MemoryError inside register() can leave a half-made entry (the key in, no poll object), on
+    # which ipoll(), modify() and unregister() all crash. Registering again completes it; a reserve
+    # freed for the last try makes room for that. Only when even that fails was the key never added
+    # (growing the table failed first), so there is nothing to undo.
+    def register(self, sock, mask):
+        if type(sock) is not socket.socket:
+            self._try(sock)
+        elif sock.fileno() < 0:
+            raise OSError(EBADF, "EBADF")  # closed: poll would take it and never report it
+        try:
+            self._os.register(sock, mask)
+        except MemoryError as e:
+            gc.collect()
+            if self._retry(sock, mask):
+                return
+            self._reserve = None  # the last resort: room for the poll object
+            gc.collect()
+            if self._retry(sock, mask):
+                return
+            raise e
+        if self._reserve is None:
+            try:
+                self._reserve = bytearray(RESERVE)
+            except MemoryError:
+                pass
+
+    # Raise what register() raises for an object that is not a stream, on a scratch poll: that leaves
+    # a half-made entry too, which nothing can remove, so only the scratch may get it (and is dropped).
+    def _try(self, obj):
+        scratch = self._scratch or select.poll()
+        self._scratch = None
+        scratch.register(obj, 0)
+        scratch.unregister(obj)
+        self._scratch = scratch
+
+    def _retry(self, sock, mask):
+        try:
+            self._os.register(sock, mask)
+        except MemoryError:
+            return False
+        return True
+
+    def modify(self, sock, mask):
+        self._os.modify(sock, mask)
+
+    def unregister(self, sock):
+        try:
+            self._os.unregister(sock)
+        except (OSError, KeyError):
+            pass
+
+    # Wait up to ms milliseconds (-1: forever); yields (socket, flags) pairs that ipoll reuses.
+    def wait(self, ms):
+        return self._os.ipoll(ms)
+
+    def close(self):
+        pass
