@@ -8,9 +8,6 @@ __all__ = ("async_chat", "simple_producer", "find_prefix_at_end")
 # what push() accepts, built once
 _BYTES_LIKE = (bytes, bytearray, memoryview)
 
-# errnos of a read that would block (MicroPython has no BlockingIOError), from uasyncore's port
-_WOULDBLOCK = uasyncore._WOULDBLOCK
-
 
 # str -> bytes, for use_encoding. MicroPython has only UTF-8 (newer builds raise LookupError for other
 # names, older ones ignore the name): there asynchat's default latin-1 is written as UTF-8 (the same
@@ -81,15 +78,11 @@ class async_chat(uasyncore.dispatcher):
     def get_terminator(self):
         return self.terminator
 
-    # read once, then hand the input out piece by piece, calling found_terminator at each end
+    # read once, then hand the input out piece by piece, calling found_terminator at each end. No
+    # try: recv() answers a read that would block with b"" and a peer gone with handle_close(), and
+    # the loop hands anything else to handle_error() (a try here would cost a heap frame a read).
     def handle_read(self):
-        try:
-            data = self.recv(self.ac_in_buffer_size)
-        except OSError as e:
-            if not e.args or e.args[0] not in _WOULDBLOCK:
-                uasyncore._error(self, e)
-            return
-        self._frame(data)
+        self._frame(self.recv(self.ac_in_buffer_size))
         if self.producer_fifo:
             self.interest_changed()  # found_terminator may have filled producer_fifo by hand
 

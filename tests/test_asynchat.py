@@ -342,7 +342,7 @@ class ReadErrorTest(ChatTestCase):
 
     def test_other_recv_error_goes_to_handle_error(self):
         d = self.chat(inbox=[oserror(EINVAL)])
-        d.handle_read()
+        self.step((d.socket, IN))
         self.assertEqual(len(d.errors), 1)
         self.assertEqual(d.errors[0].args[0], EINVAL)
         self.assertEqual(d.closes, 1)  # the default handle_error closes

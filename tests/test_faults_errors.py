@@ -227,7 +227,7 @@ class NoExcInfoTest(unittest.TestCase):
 
         logged = []
         chat = Chat(map={})
-        chat.handle_read()
+        uasyncore.read(chat)  # a read event, as the loop delivers it
         self.assertEqual(logged[0][0], "error")
         self.assertIn("fault: recv", logged[0][1])
 

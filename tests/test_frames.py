@@ -134,8 +134,8 @@ KNOWN_HEAP = {
     ("lib/uasyncore.py", "_Poller.run_timers"),
     # asking the channels that do not report their interest: a pass with any pays one frame
     ("lib/uasyncore.py", "_Poller.ask_unreported"),
-    # the framing: an `except OSError as e` around recv() and send(), and push()'s many locals
-    ("lib/uasynchat.py", "async_chat.handle_read"),
+    # the framing: an `except OSError as e` around send() (asynchat's push never raises a send error
+    # at its caller: it calls handle_error), and push()'s many locals
     ("lib/uasynchat.py", "async_chat.push"),
     ("lib/uasynchat.py", "async_chat._send_one"),
     # the examples' request handling, which builds bytes for each request anyway

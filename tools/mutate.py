@@ -73,8 +73,9 @@ MUTATIONS = [
     ("send/recv raise a peer gone instead of closing", CORE,
      "        if err in _DISCONNECTED:\n            self.handle_close()\n            return nothing",
      "        if err in ():\n            self.handle_close()\n            return nothing"),
-    ("async_chat.handle_read drops real read errors", CHAT,
-     "if not e.args or e.args[0] not in _WOULDBLOCK:", "if not e.args:"),
+    ("a read error other than a peer gone is dropped", CORE,
+     "        if err in _DISCONNECTED:\n            self.handle_close()\n            return nothing\n        raise why",
+     "        if err in _DISCONNECTED:\n            self.handle_close()\n            return nothing\n        return nothing"),
     # events
     ("a hang-up with data closes before the data is read", CORE,
      "if flags & _CLOSED and not flags & _IN:", "if flags & _CLOSED:"),
