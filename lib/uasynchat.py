@@ -38,6 +38,9 @@ class async_chat(uasyncore.dispatcher):
     use_encoding = 0
     encoding = "latin-1"
     _queued = 0  # bytes waiting in producer_fifo (producers' future output not counted)
+    # as asynchat's handle_read and initiate_send did: a socket error goes to handle_error() where
+    # it happens (send() and recv() do it, so no try here costs MicroPython a heap frame)
+    _io_errors_handled = True
 
     # the buffers exist before the dispatcher can register and be polled
     def __init__(self, sock=None, map=None):
@@ -78,9 +81,7 @@ class async_chat(uasyncore.dispatcher):
     def get_terminator(self):
         return self.terminator
 
-    # read once, then hand the input out piece by piece, calling found_terminator at each end. No
-    # try: recv() answers a read that would block with b"" and a peer gone with handle_close(), and
-    # the loop hands anything else to handle_error() (a try here would cost a heap frame a read).
+    # read once, then hand the input out piece by piece, calling found_terminator at each end
     def handle_read(self):
         self._frame(self.recv(self.ac_in_buffer_size))
         if self.producer_fifo:
@@ -138,35 +139,38 @@ class async_chat(uasyncore.dispatcher):
     def handle_close(self):
         self.close()
 
-    # queue bytes-like data in pieces of at most ac_out_buffer_size, then try to send
+    # send bytes-like data now if nothing is queued, and queue what the socket does not take
     def push(self, data):
         if not isinstance(data, _BYTES_LIKE):
             raise TypeError("data argument must be bytes-like, not %s" % type(data).__name__)
-        size = self.ac_out_buffer_size
-        fifo = self.producer_fifo
-        if not fifo and self.connected and len(data) <= size:
-            # nothing queued: send now, and queue only what the socket did not take
-            try:
-                sent = self.send(data)
-            except OSError as e:
-                uasyncore._error(self, e)
-                return
-            if sent < len(data):
-                self.interest_changed()
-                fifo.append(_window(data)[sent:])
-                self._queued += len(data) - sent
-                self._output_level(self._queued)
+        if self.producer_fifo or not self.connected or len(data) > self.ac_out_buffer_size:
+            self._queue(data)
             return
+        sent = self.send(data)
+        if sent < len(data) and self.connected:
+            self.interest_changed()
+            self.producer_fifo.append(_window(data)[sent:])
+            self._queued += len(data) - sent
+            self._output_level(self._queued)
+
+    # queue data behind what is queued, then try to send
+    def _queue(self, data):
+        fifo = self.producer_fifo
         if not fifo:
             self.interest_changed()
         self._queued += len(data)
-        if len(data) > size:
-            data = _window(data)
-            for i in range(0, len(data), size):
-                fifo.append(data[i : i + size])
+        if len(data) > self.ac_out_buffer_size:
+            self._queue_in_pieces(data)
         else:
             fifo.append(data)
         self.initiate_send()
+
+    # queue big data in pieces of at most ac_out_buffer_size, views of it: no copy
+    def _queue_in_pieces(self, data):
+        size = self.ac_out_buffer_size
+        data = _window(data)
+        for i in range(0, len(data), size):
+            self.producer_fifo.append(data[i : i + size])
 
     # queue a producer (an object whose more() returns data, b"" when done), then try to send
     def push_with_producer(self, producer):
@@ -222,11 +226,7 @@ class async_chat(uasyncore.dispatcher):
                 first = fifo[0] = _encode(first, self.encoding)
             size = self.ac_out_buffer_size
             data = first if len(first) <= size else _window(first)[:size]
-            try:
-                sent = self.send(data)
-            except OSError as e:
-                uasyncore._error(self, e)
-                return
+            sent = self.send(data)
             if sent:
                 self._queued -= sent
                 if sent < len(first):

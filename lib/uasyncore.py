@@ -652,6 +652,7 @@ class dispatcher:
     _connect_timer = None
     _resting = None  # a listener's timer while it rests after running out of descriptors
     _just_accepted = None  # a listener's socket just accepted, until handle_accept() returns
+    _io_errors_handled = False  # True: send/recv hand a socket error to handle_error() and say nothing moved
 
     def __init__(self, sock=None, map=None):
         if map is None:
@@ -847,7 +848,8 @@ class dispatcher:
 
     # What a send or read gave that is not a count (or data): None or an errno saying nothing moved
     # yet (no room, or a spurious wake-up; MicroPython's TLS sockets say it with None), the peer gone
-    # (closed), an exception to raise, or anything else, returned as the socket gave it.
+    # (closed), an exception to raise (or to hand to handle_error(): async_chat), or anything else,
+    # returned as the socket gave it.
     def _io_failed(self, why, nothing):
         if why is None:
             return nothing
@@ -860,6 +862,9 @@ class dispatcher:
             return nothing
         if err in _DISCONNECTED:
             self.handle_close()
+            return nothing
+        if self._io_errors_handled:
+            _error(self, why)
             return nothing
         raise why
 

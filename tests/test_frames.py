@@ -50,6 +50,7 @@ PER_MESSAGE = {
         "async_chat._collect_incoming_data",
         "async_chat._get_data",
         "async_chat.push",
+        "async_chat._queue",
         "async_chat.initiate_send",
         "async_chat._send_one",
         "async_chat.handle_write",
@@ -134,10 +135,6 @@ KNOWN_HEAP = {
     ("lib/uasyncore.py", "_Poller.run_timers"),
     # asking the channels that do not report their interest: a pass with any pays one frame
     ("lib/uasyncore.py", "_Poller.ask_unreported"),
-    # the framing: an `except OSError as e` around send() (asynchat's push never raises a send error
-    # at its caller: it calls handle_error), and push()'s many locals
-    ("lib/uasynchat.py", "async_chat.push"),
-    ("lib/uasynchat.py", "async_chat._send_one"),
     # the examples' request handling, which builds bytes for each request anyway
     ("examples/http/http_service.py", "HttpConnection.request_line"),
     ("examples/http/http_service.py", "HttpConnection.header"),
