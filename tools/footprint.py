@@ -23,13 +23,17 @@ sys.path.insert(0, HERE)
 import mpybuild  # noqa: E402
 
 BOARDLIKE = os.path.join(ROOT, "build", "boardlike", "micropython")
-IDLE = 100  # idle connections for the per-connection figure
-# Figure -> (target in bytes, enforced). A target not met yet is printed, not enforced: the issue
-# that set it says what was measured and tried.
+# The per-connection figure is the slope of the heap over these many idle connections (least squares):
+# one count alone lands wherever the map's and the poller's tables last grew (144-151 bytes at 25-300).
+IDLE_STEPS = (0, 50, 100, 150, 200)
+# Figure -> (target or None, limit), in bytes on the 32-bit board-like build; the limit is enforced.
+# Where the target is met the limit is the target; where not yet (issue 11's note says what was
+# measured and tried) the limit sits a little above today's figure, so that nothing grows unnoticed.
 TARGETS = {
-    "core + adapter, .mpy": (12 * 1024, False),
-    "core + adapter, frozen": (4 * 1024, False),
-    "idle echo connection": (150, False),
+    "core + adapter, .mpy": (12 * 1024, 23000),
+    "+ uasynchat, .mpy": (None, 4000),
+    "core + adapter, frozen": (4 * 1024, 6000),
+    "idle echo connection": (150, 150),
 }
 CORE = ("uasyncore_port", "uasyncore")  # what a plain TCP service imports
 OPTIONAL = ("uasynchat",)  # each costs nothing unless imported
@@ -62,8 +66,8 @@ def frozen(runtime):
         return imports(runtime + "-frozen", ".frozen", [",".join(CORE)], cwd=cwd)[",".join(CORE)]
 
 
-# The heap one idle echo connection holds: the echo example from .mpy, reporting its heap every 0.25 s,
-# before and after IDLE loopback clients connect.
+# The heap one idle echo connection holds: the echo example from .mpy reports its heap every 0.25 s
+# while loopback clients connect in steps; the slope of heap over connections.
 def idle_connection(runtime, lib):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -85,11 +89,14 @@ def idle_connection(runtime, lib):
                     seen = parts
             raise SystemExit("the echo server never reported %d connections" % conns)
 
-        idle = reading(0, time.monotonic() + 20)
-        for _ in range(IDLE):
-            clients.append(socket.create_connection(("127.0.0.1", port), timeout=10))
-        held = reading(IDLE, time.monotonic() + 20)
-        return (held - idle) / IDLE
+        points = []
+        for n in IDLE_STEPS:
+            while len(clients) < n:
+                clients.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            points.append((n, reading(n, time.monotonic() + 20)))
+        mx = sum(n for n, _ in points) / len(points)
+        my = sum(heap for _, heap in points) / len(points)
+        return sum((n - mx) * (heap - my) for n, heap in points) / sum((n - mx) ** 2 for n, _ in points)
     finally:
         for c in clients:
             c.close()
@@ -126,13 +133,13 @@ def main():
                                "32-bit, board-like" if board_like else "64-bit"))
     failed = []
     for name, value in figures.items():
-        target, enforced = TARGETS.get(name, (None, False))
-        verdict = ""
+        target, limit = TARGETS.get(name, (None, None))
+        verdict = "" if limit is None else "limit %d" % limit
         if target is not None:
-            met = value <= target
-            verdict = "target %d: %s%s" % (target, "met" if met else "NOT MET", ", enforced" if enforced else "")
-            if enforced and not met:
-                failed.append(name)
+            verdict += ", target %d: %s" % (target, "met" if value <= target else "NOT MET")
+        if board_like and limit is not None and value > limit:
+            verdict += " -- OVER"
+            failed.append(name)
         print("  %-28s %8.0f bytes  %s" % (name, value, verdict))
     print(".mpy sizes:")
     names = sorted(next(iter(built.values())))
@@ -140,7 +147,7 @@ def main():
     for name in names:
         print("  %-16s" % name + "".join("%8d" % os.path.getsize(b[name][1]) for b in built.values()))
     if failed:
-        print("over an enforced limit: " + ", ".join(failed))
+        print("over its limit: " + ", ".join(failed))
         return 1
     return 0
 
