@@ -104,7 +104,8 @@ def _io_reset():
     next(_runner)
 
 
-if _port.FRAMES_ON_HEAP:
+_FRAMES_ON_HEAP = _port.FRAMES_ON_HEAP
+if _FRAMES_ON_HEAP:
     _io_reset()
     _io = _io_resumed
 else:
@@ -132,10 +133,7 @@ def _error(obj, exc, hook=None):
     was = _handling[0]
     _handling[0] = exc
     try:
-        if hook is None:
-            obj.handle_error()
-        else:
-            hook()
+        (hook or obj.handle_error)()
     except MemoryError:
         _port.collect()
         if hook is None:
@@ -189,28 +187,8 @@ def _dispatch(obj, flags):
             obj.handle_close()
 
 
-# The default handle_error's report: ((file, function, line), type, value, "[file|function|line] ...")
-# of the exception being handled: sys.exc_info()'s where it exists, else the one handed over.
-def compact_traceback():
-    v = sys.exc_info()[1] if hasattr(sys, "exc_info") else None
-    if v is None:
-        v = _handling[0]
-    entries = _port.tb_entries(v) if v is not None else None
-    if not entries:
-        raise AssertionError("traceback does not exist")
-    return entries[-1], type(v), v, " ".join(["[%s|%s|%s]" % e for e in entries])
-
-
-##### the poller: one per channel map, registrations kept across passes
-#
-# A channel's interest (what its readable() and writable() say) is read when it joins the map and
-# whenever it says it may have changed (interest_changed(), which the core calls on every change it
-# makes: a queue that fills or empties, a connect that completes, a listener that rests); a channel
-# whose class overrides readable()/writable() without reporting changes ("unreported") is asked
-# every pass instead. Before each wait the poller registers what changed with the OS poller. Events already
-# fetched for a key that a new channel took during the pass (CPython reuses fds) are skipped: they
-# were the old channel's. A map edited by hand is found out when its size no longer matches, and
-# at each call of loop() or poll() when keys were swapped at the same size.
+##### the poller: one per channel map, registrations kept across passes (README.md's "How the loop
+##### works" says how, in a paragraph)
 
 _pollers = []  # the _Poller of each map in use, found by identity: id() allocates on some boards
 
@@ -243,10 +221,7 @@ def _release(map):
 # What a channel wants polled, from its readable() and writable() answers. A listener only reads,
 # and not while it rests or keeps a client waiting for a free slot.
 def _interest(obj):
-    if getattr(obj, "_reading_paused", False):
-        mask = 0
-    else:
-        mask = _READ if obj.readable() else 0
+    mask = 0 if getattr(obj, "_reading_paused", False) or not obj.readable() else _READ
     if obj.accepting:
         if getattr(obj, "_resting", None) is not None or getattr(obj, "clients_waiting", False):
             return 0
@@ -330,11 +305,11 @@ class _Poller:
             raise e
         if not isinstance(e, MemoryError):
             _event_error(obj, e)
-        elif getattr(obj, "accepting", False):
-            _port.collect()
+            return
+        _port.collect()
+        if getattr(obj, "accepting", False):
             obj._rest(ACCEPT_BACKOFF)  # a listener is never given up: it tries again later
         else:
-            _port.collect()
             obj.log_info("out of memory registering %r: closing it" % (obj,), "error")
             obj.close()
 
@@ -558,9 +533,7 @@ def call_every(interval, fn, *args, map=None):
 
 
 def _timeout_ms(timeout):
-    if timeout is None or timeout < 0:
-        return -1
-    return int(timeout * 1000)
+    return -1 if timeout is None or timeout < 0 else int(timeout * 1000)
 
 
 # One pass over map (asyncore's poll; poll2 and poll3 are the same: there is one poller).
@@ -590,32 +563,6 @@ def loop(timeout=30.0, use_poll=False, map=None, count=None):
     finally:
         if _FRAMES_ON_HEAP and _call[0] is not None:
             _io_reset()
-        _release(map)
-
-
-_FRAMES_ON_HEAP = _port.FRAMES_ON_HEAP
-
-
-# Close every channel in map and cancel its timers.
-def close_all(map=None, ignore_all=False):
-    if map is None:
-        map = socket_map
-    for x in list(map.values()):
-        try:
-            x.close()
-        except OSError as e:
-            if e.args[0] != _port.EBADF and not ignore_all:
-                raise
-        except _reraised_exceptions:
-            raise
-        except Exception:
-            if not ignore_all:
-                raise
-    map.clear()
-    p = _find(map)
-    if p is not None:
-        for t in list(p.timers):
-            t.cancel()
         _release(map)
 
 
@@ -967,8 +914,7 @@ class dispatcher:
             self._idle_timer = _schedule(self._last_io, self._idle_ms(), None, self._idle_check, (), self._map)
 
     def _idle_ms(self):
-        ms = _ms(self.idle_timeout)
-        return ms if ms < _MAX_STEP else _MAX_STEP
+        return min(_ms(self.idle_timeout), _MAX_STEP)
 
     def _stop_idle_timer(self):
         if self._idle_timer is not None:
@@ -1005,12 +951,10 @@ class dispatcher:
     def handle_read_event(self):
         if self.accepting:
             self.handle_accept_event()
-        elif not self.connected:
-            if self.connecting:
-                self.handle_connect_event()
-            self.handle_read()
-        else:
-            self.handle_read()
+            return
+        if not self.connected and self.connecting:
+            self.handle_connect_event()
+        self.handle_read()
 
     # Take every waiting connection, up to ACCEPT_BURST, not just one per pass. A client that comes
     # while the listener is at its budget waits: the listener stops polling until a slot frees. What
@@ -1093,14 +1037,16 @@ class dispatcher:
         self.log_info("uncaptured python exception, closing channel %s %s" % (self._describe_error()), "error")
         self.handle_close()
 
-    # "(type:value [file|function|line] ...)" of the exception being handled, and who raised it.
+    # Who raised the exception being handled, and "(type:value [file|function|line] ...)": what
+    # asyncore's compact_traceback() gave (which uasyncore_compat has for programs that call it).
     def _describe_error(self):
-        nil, t, v, tbinfo = compact_traceback()
+        v = handled_error()
+        entries = _port.tb_entries(v) if v is not None else ()
         try:
             self_repr = repr(self)
         except Exception:
             self_repr = "<__repr__(self) failed for object at %0x>" % id(self)
-        return self_repr, "(%s:%s %s)" % (t, v, tbinfo)
+        return self_repr, "(%s:%s %s)" % (type(v), v, " ".join(["[%s|%s|%s]" % e for e in entries]))
 
     ##### the hooks programs override
 

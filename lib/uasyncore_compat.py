@@ -1,6 +1,8 @@
 # uasyncore_compat: the rest of asyncore's module-level names, which uasyncore loads the first time
-# one is asked for (uasyncore.readwrite, asyncore.file_dispatcher, asyncore.EWOULDBLOCK, ...): a
-# service that never asks does not pay for them on a board.
+# one is asked for (uasyncore.close_all, asyncore.readwrite, asyncore.file_dispatcher,
+# asyncore.EWOULDBLOCK, ...): a service that never asks does not pay for them on a board.
+import sys
+
 import uasyncore as _core
 import uasyncore_port as _port
 from uasyncore_port import (  # noqa: F401  (asyncore's errno names, and the poll flags)
@@ -64,6 +66,41 @@ def readwrite(obj, flags):
         raise
     except Exception as e:
         _core._event_error(obj, e)
+
+
+# ((file, function, line), type, value, "[file|function|line] ...") of the exception being handled:
+# sys.exc_info()'s where it exists (an except block of the caller's), else the one handle_error() is for.
+def compact_traceback():
+    v = sys.exc_info()[1] if hasattr(sys, "exc_info") else None
+    if v is None:
+        v = _core._handling[0]
+    entries = _port.tb_entries(v) if v is not None else None
+    if not entries:
+        raise AssertionError("traceback does not exist")
+    return entries[-1], type(v), v, " ".join(["[%s|%s|%s]" % e for e in entries])
+
+
+# Close every channel in map and cancel its timers.
+def close_all(map=None, ignore_all=False):
+    if map is None:
+        map = _core.socket_map
+    for x in list(map.values()):
+        try:
+            x.close()
+        except OSError as e:
+            if e.args[0] != _port.EBADF and not ignore_all:
+                raise
+        except _core._reraised_exceptions:
+            raise
+        except Exception:
+            if not ignore_all:
+                raise
+    map.clear()
+    p = _core._find(map)
+    if p is not None:
+        for t in list(p.timers):
+            t.cancel()
+        _core._release(map)
 
 
 ##### files as channels, where the port can wrap a file descriptor
