@@ -264,7 +264,7 @@ def _register(p, key, obj):
     if mask == old or p.map.get(key) is not obj:  # unchanged, or closed by its own predicates
         return
     sock = getattr(obj, "socket", None)
-    if not old and sock is not None and _port.key(sock) != key:
+    if not old and sock is not None and _key(sock) != key:
         raise OSError(_port.EBADF, "socket closed behind its channel's back")
     if not old:
         p.os.register(key, mask)
@@ -273,6 +273,12 @@ def _register(p, key, obj):
     else:
         p.os.unregister(key)
     p.masks[key] = mask
+
+
+# The channel map's key for sock: what the poller reports for it. A socket layered over another
+# (uasyncore_tls's) names in `polled` the object to poll: on MicroPython its SSL object.
+def _key(sock):
+    return _port.key(getattr(sock, "polled", sock))
 
 
 # Whether a channel's readable()/writable() can change unannounced, so must be asked every pass.
@@ -712,7 +718,7 @@ class dispatcher:
 
     def set_socket(self, sock, map=None):
         self.socket = sock
-        self._fileno = _port.key(sock)
+        self._fileno = _key(sock)
         self.add_channel(map)
 
     def set_reuse_addr(self):
