@@ -25,10 +25,10 @@ _IN = _port.POLLIN
 _OUT = _port.POLLOUT
 
 CHUNK = 4096  # bytes per TLS write (mbedTLS's record): a write that would block is retried with these
-HANDSHAKE_TIMEOUT = getattr(_port, "TLS_HANDSHAKE_TIMEOUT", 10.0)  # seconds a handshake may take
-MAX_CONNECTIONS = getattr(_port, "TLS_MAX_CONNECTIONS", None)  # a TLS listener's budget on this port
-# GC heap a server keeps free beyond one connection's cost before it takes another (the handshake's
-# peak and the program's own allocations), where mbedTLS allocates from the GC heap.
+HANDSHAKE_TIMEOUT = _port.TLS_HANDSHAKE_TIMEOUT  # seconds a handshake may take (the port's default)
+MAX_CONNECTIONS = _port.TLS_MAX_CONNECTIONS  # a TLS listener's budget on this port (None: no cap)
+# GC heap kept free beyond one connection's cost before another is taken (the handshake's peak and
+# the program's own allocations), where mbedTLS allocates from the GC heap.
 RESERVE = 8192
 
 # CPython's ssl says "would block" with exceptions; MicroPython's returns None instead.
@@ -40,7 +40,7 @@ _MBEDTLS_EOF = -0x7280
 _probe = bytearray(1)  # what a MicroPython handshake step reads into: at most one early byte
 
 _mem_free = getattr(gc, "mem_free", None)
-_cost = [None]  # GC-heap bytes a server's TLS connection takes: None until measured, 0 if not there
+_cost = [None]  # GC-heap bytes a TLS connection takes: None until measured, 0 if not there
 
 
 ##### contexts
@@ -206,13 +206,13 @@ class _Later:
 def _begin(ch, args, connecting):
     context, server_side, hostname, timeout = args
     raw = ch.socket
+    before = _check_room()
     if server_side:
-        before = _check_room()
         sslobj = context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
-        _learn_cost(before)
     else:
         sslobj = context.wrap_socket(raw, server_side=False, do_handshake_on_connect=False,
                                      server_hostname=hostname)
+    _learn_cost(before)
     tls = (_OpenSSL if hasattr(sslobj, "do_handshake") else _MbedTLS)(ch, sslobj, raw, server_side)
     try:
         ch.del_channel()
@@ -225,9 +225,9 @@ def _begin(ch, args, connecting):
     return tls
 
 
-# Where mbedTLS allocates from the GC heap (rp2, the board-like build), a server refuses a connection
-# that would not fit, with ENOMEM, before it takes memory the others need. Returns the heap in use
-# when the cost is still to be measured.
+# Where mbedTLS allocates from the GC heap (rp2, the board-like build), a connection that would not fit
+# is refused with ENOMEM before it takes memory the others need (a server's accept fails, a client's
+# connect). Returns the heap in use when the cost is still to be measured.
 def _check_room():
     if _mem_free is None or _cost[0] == 0:
         return None
@@ -239,8 +239,8 @@ def _check_room():
     return None
 
 
-# The first server wrap measures a connection's cost on the GC heap; a few hundred bytes mean
-# mbedTLS allocates elsewhere (the C heap on unix, ESP-IDF's on ESP32): then nothing is checked.
+# The first wrap measures a connection's cost on the GC heap; a few hundred bytes mean mbedTLS
+# allocates elsewhere (the C heap on unix, ESP-IDF's on ESP32): then nothing is checked.
 def _learn_cost(before):
     if before is not None:
         gc.collect()

@@ -461,6 +461,22 @@ class ReadAndFlowTest(TLSTestCase):
         self.assertEqual(listener.open_connections, 0)
 
 
+    def test_a_client_short_of_memory_fails_its_connect_with_enomem(self):
+        self.addCleanup(setattr, uasyncore_tls, "_mem_free", uasyncore_tls._mem_free)
+        uasyncore_tls._mem_free = lambda: 20000
+        set_cost(16000)
+        raw = FakeSocket(connect_result=_port.EINPROGRESS)
+        ch = Echo(map=self.m)
+        ch.set_socket(raw)
+        ctx = FakeContext(FakeMbedTLS())
+        uasyncore_tls.start_tls(ch, ctx, server_hostname="x")
+        ch.connect(("127.0.0.1", 8883))
+        self.step((raw, OUT))
+        self.assertEqual(ch.log, [("error", _port.ENOMEM)])
+        self.assertEqual(ctx.wraps, [])
+        self.assertTrue(raw.closed)
+
+
 ##### contexts
 
 
