@@ -364,7 +364,9 @@ class TLSSocket:
                 n = CHUNK
             sent = self._write(buf, n)
             if sent is None:
-                self.held = bytes(memoryview(buf)[:n])  # a copy: the caller may reuse its buffer
+                # bytes cannot change, so a view of them holds the chunk; what else the caller may
+                # reuse (its buffer, a bytearray) is copied
+                self.held = memoryview(buf)[:n] if type(buf) is bytes else bytes(memoryview(buf)[:n])
                 self._blocked()
                 return None
         else:

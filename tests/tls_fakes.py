@@ -26,22 +26,34 @@ def use_want_errors(test):
         setattr(uasyncore_tls, name, fake)
 
 
+# Whether buf[:n] holds exactly the bytes of `held`, compared without a copy (a board-sized heap).
+def same(buf, n, held):
+    if n != len(held):
+        return False
+    for i in range(n):
+        if buf[i] != held[i]:
+            return False
+    return True
+
+
 class FakeMbedTLS:
     # MicroPython's SSL object: None for "would block", no do_handshake, at most 4096 bytes a write.
     # mbedtls_ssl_write's rule is modelled as it is: after a write returned None the next write sends
     # the bytes of the blocked one (already encrypted) and returns the *new* length, so a caller that
-    # offers other bytes loses or repeats data. `wire` is what reaches the peer.
+    # offers other bytes loses or repeats data. `wire` is what reaches the peer; `broken` counts the
+    # writes that followed a blocked one with other bytes, what mbedTLS forbids.
     _next_fd = 20000
 
     def __init__(self, raw=None):
         FakeMbedTLS._next_fd += 1
         self.fd = FakeMbedTLS._next_fd
         self.raw = raw
-        self.write_plan = []  # per write: None (would block) or a count the socket takes; empty: all
+        self.write_plan = []  # per write: None (would block) or anything else (takes it); empty: take
         self.inbox = []  # per read: bytes, None (would block), b"" (end of stream) or an exception
-        self.writes = []  # (bytes offered, result) of every write
         self.wire = bytearray()
         self.blocked = None  # the bytes of the write that returned None, held by mbedTLS
+        self.broken = 0
+        self.longest = 0  # the most bytes one write was offered
         self.reads = 0
         self.closed = False
 
@@ -49,34 +61,27 @@ class FakeMbedTLS:
         return self.fd
 
     def write(self, buf, n=None):
-        data = bytes(memoryview(buf)[: len(buf) if n is None else n])
-        n = min(len(data), 4096)
+        n = len(buf) if n is None else n
+        self.longest = max(self.longest, n)
+        n = min(n, 4096)
+        if self.blocked is not None and not same(buf, n, self.blocked):
+            self.broken += 1
         if self.write_plan:
             step = self.write_plan.pop(0)
             if isinstance(step, BaseException):
                 raise step
             if step is None:
                 if self.blocked is None:
-                    self.blocked = data[:n]
-                self.writes.append((data, None))
+                    self.blocked = bytes(memoryview(buf)[:n])
                 return None
         if self.blocked is not None:
             self.wire.extend(self.blocked)  # the old record goes out; the call reports its own length
             self.blocked = None
         else:
-            self.wire.extend(data[:n])
-        self.writes.append((data, n))
+            self.wire.extend(memoryview(buf)[:n])
         return n
 
     send = write
-
-    # The writes after a blocked one that offered other bytes: what mbedTLS forbids.
-    def broken_retries(self):
-        bad = []
-        for i in range(1, len(self.writes)):
-            if self.writes[i - 1][1] is None and self.writes[i][0] != self.writes[i - 1][0]:
-                bad.append(i)
-        return bad
 
     def _next(self, n):
         self.reads += 1
@@ -131,22 +136,21 @@ class FakeOpenSSL(FakeMbedTLS):
             raise step
 
     def send(self, data):
-        data = bytes(data)
+        n = len(data)
+        self.longest = max(self.longest, n)
+        if self.blocked is not None and not same(data, n, self.blocked):
+            raise oserror(_port.EINVAL)  # OpenSSL: "bad length" (or the wrong bytes sent)
         if self.write_plan:
             step = self.write_plan.pop(0)
             if isinstance(step, BaseException):
                 raise step
             if step in (None, "read"):
                 if self.blocked is None:
-                    self.blocked = data
-                self.writes.append((data, None))
+                    self.blocked = bytes(data)
                 raise uasyncore_tls._WANT_READ() if step == "read" else uasyncore_tls._WANT_WRITE()
-        if self.blocked is not None and data != self.blocked:
-            raise oserror(_port.EINVAL)  # OpenSSL: "bad length" (or the wrong bytes sent)
         self.blocked = None
         self.wire.extend(data)
-        self.writes.append((data, len(data)))
-        return len(data)
+        return n
 
     def write(self, buf, n=None):
         raise AssertionError("CPython's SSLSocket is written with send()")
