@@ -11,9 +11,9 @@ import unittest
 
 try:
     import hashlib
+    import select
     import ssl
     import subprocess
-    import threading
     import time
 
     import tls_certs
@@ -63,19 +63,43 @@ def output_until(proc, word, count=1):
     return "".join(lines)
 
 
-# A CPython TLS client that trusts the test certificate.
-def tls_client(port, ca=None):
+# A CPython TLS client that trusts the test certificate; a small receive buffer (rcvbuf bytes) keeps
+# loopback's megabytes of buffers from absorbing what a stalled reader does not read.
+def tls_client(port, ca=None, rcvbuf=None):
     ctx = ssl.create_default_context(cafile=ca or tls_certs.certs()["server"]["cert_pem"])
-    return ctx.wrap_socket(socket.create_connection((HOST, port), timeout=20), server_hostname="localhost")
+    sock = socket.socket()
+    sock.settimeout(20)
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect((HOST, port))
+    return ctx.wrap_socket(sock, server_hostname="localhost")
 
 
-def read_exactly(sock, n):
+# Send data through a TLS socket and read what comes back, in one thread (an SSL object is not to be
+# used from two at once), reading nothing for the first `stall` seconds: the peer's writes then block.
+def send_and_read(sock, data, stall):
+    sock.setblocking(False)
+    view = memoryview(data)
+    sent = 0
     got = bytearray()
-    while len(got) < n:
-        chunk = sock.recv(min(65536, n - len(got)))
-        if not chunk:
-            break
-        got.extend(chunk)
+    start = time.monotonic()
+    while len(got) < len(data) and time.monotonic() - start < 120:
+        reading = time.monotonic() - start >= stall
+        ready = select.select([sock] if reading else [], [sock] if sent < len(data) else [], [], 0.1)
+        if ready[1]:
+            try:
+                sent += sock.send(view[sent:sent + 65536])  # after a would-block: the same bytes again
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                pass
+        while reading and (ready[0] or sock.pending()):
+            try:
+                chunk = sock.recv(65536)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                break
+            if not chunk:
+                return bytes(got)
+            got.extend(chunk)
+            ready = ((), ())
     return bytes(got)
 
 
@@ -109,9 +133,9 @@ class _Runtime:
         c = tls_certs.certs()["server"]
         return c["cert_" + self.cert_form], c["key_" + self.cert_form]
 
-    def peer(self, timeout=None, plain=False):
+    def peer(self, timeout=None, mode=None):
         cert, key = self.certs()
-        args = ["tests/tls_peer.py", "serve", "{port}", cert, key, str(timeout or 10)] + (["plain"] if plain else [])
+        args = ["tests/tls_peer.py", "serve", "{port}", cert, key, str(timeout or 10)] + ([mode] if mode else [])
         return serve(self, self.runtime, *args)
 
     def connect(self, port, ca, hostname="localhost", starttls=False):
@@ -121,25 +145,26 @@ class _Runtime:
 
     ##### the echo example over TLS
 
-    def test_the_echo_example_moves_8_mib_each_way_past_a_reader_that_stalls(self):
+    def test_the_echo_example_echoes_a_mebibyte_past_a_reader_that_stalls(self):
         cert, key = self.certs()
         proc, port = serve(self, self.runtime, "examples/run.py", "echo", "--port", "{port}",
                            "--tls-cert", cert, "--tls-key", key)
-        data = os.urandom(1 << 16) * (BULK >> 16)
-        with tls_client(port) as s:
-            got = []
-
-            def reader():
-                time.sleep(0.5)  # the server's writes block meanwhile: it holds chunks and pauses reading
-                got.append(read_exactly(s, len(data)))
-
-            t = threading.Thread(target=reader)
-            t.start()
-            s.sendall(data)
-            t.join(120)
-        self.assertEqual(len(got[0]), len(data))
-        self.assertEqual(hashlib.sha256(got[0]).digest(), hashlib.sha256(data).digest(), "byte for byte")
+        data = os.urandom(1 << 20)
+        with tls_client(port, rcvbuf=32768) as s:
+            got = send_and_read(s, data, stall=0.5)
+        self.assertEqual(len(got), len(data))
+        self.assertEqual(hashlib.sha256(got).digest(), hashlib.sha256(data).digest(), "byte for byte")
         self.assertIsNone(proc.poll())
+
+    def test_8_mib_each_way_through_writes_that_block(self):
+        # a server that writes until its socket refuses: past a stalled reader its TLS writes block
+        proc, port = self.peer(mode="bulk")
+        data = os.urandom(1 << 16) * (BULK >> 16)
+        with tls_client(port, rcvbuf=32768) as s:
+            got = send_and_read(s, data, stall=0.5)
+        self.assertEqual(hashlib.sha256(got).digest(), hashlib.sha256(data).digest(), "byte for byte")
+        said = output_until(proc, "blocked")
+        self.assertGreater(int(said.split("blocked")[1].split()[0]), 0, "writes blocked: " + said)
 
     def test_openssl_s_client_talks_to_the_echo_example(self):
         cert, key = self.certs()
@@ -188,7 +213,7 @@ class _Runtime:
         self.assertIsNone(proc.poll())
 
     def test_starttls_mid_stream(self):
-        proc, port = self.peer(plain=True)
+        proc, port = self.peer(mode="plain")
         with socket.create_connection((HOST, port), timeout=20) as raw:
             raw.sendall(b"in the clear\n")
             self.assertEqual(line_of(raw), b"in the clear\n")
@@ -201,9 +226,9 @@ class _Runtime:
 
     ##### the layer's client on this runtime, against a CPython server
 
-    def cpython_server(self, plain=False):
+    def cpython_server(self, mode=None):
         c = tls_certs.certs()["server"]
-        args = ["tests/tls_peer.py", "serve", "{port}", c["cert_pem"], c["key_pem"], "10"] + (["plain"] if plain else [])
+        args = ["tests/tls_peer.py", "serve", "{port}", c["cert_pem"], c["key_pem"], "10"] + ([mode] if mode else [])
         return serve(self, sys.executable, *args)
 
     def test_its_client_verifies_the_server_and_talks(self):
@@ -224,7 +249,7 @@ class _Runtime:
         self.assertNotIn("reply:", out)
 
     def test_its_client_switches_to_tls_mid_stream(self):
-        proc, port = self.cpython_server(plain=True)
+        proc, port = self.cpython_server(mode="plain")
         out = self.connect(port, tls_certs.certs()["server"]["cert_pem"], starttls=True)
         self.assertIn("reply: hello", out)
 

@@ -1,12 +1,14 @@
 # A TLS peer built on uasyncore_tls, for the end-to-end tests (tests/test_tls_real.py): run it on
 # CPython, micropython or the board-like MicroPython.
 #
-#   RUNTIME tests/tls_peer.py serve PORT CERT KEY [TIMEOUT] [plain]
+#   RUNTIME tests/tls_peer.py serve PORT CERT KEY [TIMEOUT] [plain | bulk]
 #       a line server: echoes each line; answers "GET ..." as HTTP (for curl); with `plain` it starts
 #       in plaintext and switches on "STARTTLS" (reply "OK"). Prints "serving on 127.0.0.1:PORT", then
-#       "ready", "closed" and "error ..." as its connections go.
+#       "ready", "closed" and "error ..." as its connections go. With `bulk` it echoes bytes, writing
+#       as long as the socket takes them, and prints "blocked N" at the end: the writes that blocked.
 #   RUNTIME tests/tls_peer.py connect PORT CAFILE HOSTNAME [starttls]
 #       a client: sends "hello", prints "reply: LINE", or "error: ..." when the connection fails.
+import socket
 import sys
 import time
 
@@ -71,6 +73,49 @@ class Served(Line):
             self.push(line + b"\n")
 
 
+class Bulk(uasyncore.dispatcher):
+    # Echoes bytes; sends until the socket takes nothing, then offers the same bytes again when it is
+    # writable (asyncore's rule): so a reader that stalls makes TLS writes block.
+    def __init__(self, sock):
+        # a small send buffer fills within the reader's stall (MicroPython lacks the name: Linux's 7)
+        sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_SNDBUF", 7), 16384)
+        uasyncore.dispatcher.__init__(self, sock)
+        self.out = []  # what was read and not yet sent back, in pieces; the first sent from self.head
+        self.head = 0
+        self.blocked = 0
+
+    def readable(self):
+        return len(self.out) < 16
+
+    def writable(self):
+        return len(self.out) > 0
+
+    def handle_read(self):
+        data = self.recv(4096)
+        if data:
+            self.out.append(data)
+            self.flush()
+
+    def handle_write(self):
+        self.flush()
+
+    def flush(self):
+        while self.out:
+            first = self.out[0]
+            n = self.send(memoryview(first)[self.head :])
+            if not n:
+                self.blocked += 1
+                return
+            self.head += n
+            if self.head == len(first):
+                self.out.pop(0)
+                self.head = 0
+
+    def handle_close(self):
+        say("blocked", self.blocked)
+        self.close()
+
+
 class Server(uasyncore.dispatcher):
     timeout = None
 
@@ -84,8 +129,8 @@ class Server(uasyncore.dispatcher):
         self.listen(5)
 
     def handle_accepted(self, sock, addr):
-        conn = Served(sock)
-        if self.plain:
+        conn = Bulk(sock) if self.plain == "bulk" else Served(sock)
+        if self.plain == "plain":
             conn.context = self.context
         else:
             uasyncore_tls.start_tls(conn, self.context, server_side=True, timeout=Server.timeout)
@@ -124,7 +169,7 @@ def main(argv):
         cert, key = argv[2], argv[3]
         if len(argv) > 4:
             Server.timeout = float(argv[4])
-        Server(port, uasyncore_tls.server_context(cert, key), "plain" in argv[5:])
+        Server(port, uasyncore_tls.server_context(cert, key), argv[5] if len(argv) > 5 else None)
         say("serving on 127.0.0.1:%d" % port)
     else:
         context = uasyncore_tls.client_context(cafile=argv[2])
