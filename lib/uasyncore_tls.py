@@ -624,6 +624,8 @@ class _OpenSSL(TLSSocket):
             self.wants = _OUT
         except _WANT_READ:
             self.wants = _IN
+        except _EOF:
+            raise OSError(_port.EPIPE, "EPIPE")  # the peer is gone: closed, as a plain socket's send
         return None
 
     def _read(self, n):

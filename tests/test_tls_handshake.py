@@ -171,6 +171,13 @@ class FailureTest(TLSTestCase):
     def test_a_server_that_leaves_during_the_handshake_fails_the_client(self):
         self.check_failure(self.openssl(), FakeEOF(8, "EOF"), False, ("error", 8))
 
+    def test_a_peer_gone_while_writing_closes_as_on_plain_sockets(self):
+        ch, s = self.start(self.openssl())
+        self.ready(ch, s)
+        s.write_plan = [FakeEOF(8, "EOF")]
+        ch.send(b"data")
+        self.assertEqual(ch.log[-1], "close")
+
     def test_a_reset_after_the_handshake_closes_as_on_plain_sockets(self):
         ch, s = self.start(FakeMbedTLS())
         self.prove(ch, s)
