@@ -1,29 +1,34 @@
 # Run an example service on the host: python3 examples/run.py NAME [--host H] [--port N]
-# (or micropython examples/run.py NAME ...). Each example is examples/NAME/NAME_service.py with a
-# main(host, port); the suffix keeps NAME free for the stdlib (examples/http must not hide `http`).
+# [--tls-cert FILE --tls-key FILE] (or micropython examples/run.py NAME ...). Each example is
+# examples/NAME/NAME_service.py with a main(host, port) (and tls_cert, tls_key where it serves TLS);
+# the suffix keeps NAME free for the stdlib (examples/http must not hide `http`).
 # On a board, main.py imports NAME_service directly.
 import os
 import sys
 import time
 
-USAGE = "usage: run.py NAME [--host HOST] [--port PORT] [--lib DIR]"
+USAGE = "usage: run.py NAME [--host HOST] [--port PORT] [--lib DIR] [--tls-cert FILE --tls-key FILE]"
 
 
-# NAME, host and port from the command line (MicroPython has no argparse).
+# NAME and the options from the command line (MicroPython has no argparse).
 def parse(argv):
     if not argv or argv[0].startswith("-"):
         raise SystemExit(USAGE)
-    name, opts, rest = argv[0], {"--host": "127.0.0.1", "--port": None, "--lib": None}, argv[1:]
+    opts = {"--host": "127.0.0.1", "--port": None, "--lib": None, "--tls-cert": None, "--tls-key": None}
+    name, rest = argv[0], argv[1:]
     while rest:
         if rest[0] not in opts or len(rest) < 2:
             raise SystemExit(USAGE)
         opts[rest[0]] = rest[1]
         rest = rest[2:]
-    return name, opts["--host"], opts["--port"], opts["--lib"]
+    if (opts["--tls-cert"] is None) != (opts["--tls-key"] is None):
+        raise SystemExit("--tls-cert and --tls-key go together\n" + USAGE)
+    return name, opts
 
 
 def main():
-    name, host, port, lib = parse(sys.argv[1:])
+    name, opts = parse(sys.argv[1:])
+    host, port, lib = opts["--host"], opts["--port"], opts["--lib"]
     here = __file__.rpartition("/")[0] or "."
     root = here + "/.."
     module = name + "_service"
@@ -42,6 +47,9 @@ def main():
     kwargs = {"host": host}
     if port is not None:
         kwargs["port"] = int(port)
+    if opts["--tls-cert"] is not None:  # only examples that serve TLS take these
+        kwargs["tls_cert"] = opts["--tls-cert"]
+        kwargs["tls_key"] = opts["--tls-key"]
     try:
         example.main(**kwargs)
     except KeyboardInterrupt:

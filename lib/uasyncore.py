@@ -1,5 +1,4 @@
 # uasyncore: asyncore's dispatchers and loop on a persistent poller, with timers and flow control.
-#
 # The same file runs on CPython and MicroPython; what differs lives in uasyncore_port. asyncore's
 # names that a service seldom needs (poll2, readwrite, file_dispatcher, the errno names, ...) live in
 # uasyncore_compat, loaded the first time one is asked for: a board that never asks does not pay.
@@ -98,14 +97,12 @@ def _io_resumed(fn, a, b, c):
 # half-way (an exception such as Ctrl-C that lands inside the generator, outside its try, ends it).
 def _io_reset():
     global _runner
-    for i in range(5):
-        _call[i] = None
+    _call[:] = [None] * 5
     _runner = _io_runner(_call)
     next(_runner)
 
 
-_FRAMES_ON_HEAP = _port.FRAMES_ON_HEAP
-if _FRAMES_ON_HEAP:
+if _port.FRAMES_ON_HEAP:
     _io_reset()
     _io = _io_resumed
 else:
@@ -249,10 +246,16 @@ def _register(p, key, obj):
     p.masks[key] = mask
 
 
+# The channel map's key for sock: what the poller reports for it. A socket layered over another
+# (uasyncore_tls's) names in `polled` the object to poll: on MicroPython its SSL object.
+def _key(sock):
+    return _port.key(getattr(sock, "polled", sock))
+
+
 # Whether obj's socket no longer answers to key, its key in a map: closed behind its channel's back.
 def _socket_gone(obj, key):
     sock = getattr(obj, "socket", None)
-    return sock is not None and _port.key(sock) != key
+    return sock is not None and _key(sock) != key
 
 
 # Whether a channel reports every change of its interest (interest_changed()); one that does not is
@@ -484,8 +487,7 @@ class Timer:
         return "<Timer %r at tick %d>" % (self.fn, self.when)
 
 
-# The loop's clock, in milliseconds (wraps on MicroPython: compare with ticks_diff); read at call
-# time, so a clock put in the adapter's place (tests do) is the loop's too.
+# The loop's clock in ms (wraps on MicroPython: compare with ticks_diff), read at call time (tests swap it).
 def ticks():
     return _port.ticks_ms()
 
@@ -538,9 +540,7 @@ def _timeout_ms(timeout):
 
 # One pass over map (asyncore's poll; poll2 and poll3 are the same: there is one poller).
 def poll(timeout=0.0, map=None):
-    if map is None:
-        map = socket_map
-    p = _poller(map)
+    p = _poller(socket_map if map is None else map)
     p.check()
     p.run_once(_timeout_ms(timeout))
 
@@ -552,7 +552,7 @@ def loop(timeout=30.0, use_poll=False, map=None, count=None):
     ms = _timeout_ms(timeout)
     p = _poller(map)
     p.check()
-    if _FRAMES_ON_HEAP and _call[0] is not None:
+    if _port.FRAMES_ON_HEAP and _call[0] is not None:
         _io_reset()
     try:
         while (map or p.timers) and (count is None or count > 0):
@@ -561,7 +561,7 @@ def loop(timeout=30.0, use_poll=False, map=None, count=None):
             if count is not None:
                 count -= 1
     finally:
-        if _FRAMES_ON_HEAP and _call[0] is not None:
+        if _port.FRAMES_ON_HEAP and _call[0] is not None:
             _io_reset()
         _release(map)
 
@@ -685,7 +685,7 @@ class dispatcher:
 
     def set_socket(self, sock, map=None):
         self.socket = sock
-        self._fileno = _port.key(sock)
+        self._fileno = _key(sock)
         self.add_channel(map)
 
     def set_reuse_addr(self):
@@ -956,10 +956,10 @@ class dispatcher:
             self.handle_connect_event()
         self.handle_read()
 
-    # Take every waiting connection, up to ACCEPT_BURST, not just one per pass. A client that comes
-    # while the listener is at its budget waits: the listener stops polling until a slot frees. What
-    # goes wrong with a connection once accepted (its handler's constructor fails: the client reset
-    # it at once, say) closes that connection and goes to handle_accept_error(), never the listener's.
+    # Take every waiting connection, up to ACCEPT_BURST. A client that comes while the listener is at
+    # its budget waits: the listener stops polling until a slot frees. What goes wrong with a connection
+    # once accepted (its handler's constructor fails: the client reset at once, say) closes that
+    # connection and goes to handle_accept_error(), never the listener's.
     def handle_accept_event(self):
         budget = self.max_connections
         n = ACCEPT_BURST

@@ -3,3 +3,7 @@
 WIFI_SSID = "your-network"
 WIFI_PASSWORD = "your-password"
 WIFI_COUNTRY = None  # e.g. "GB": the regulatory domain, where the board needs it
+# TLS for the examples that serve it (echo): a certificate and its key, files copied to the board
+# beside main.py, DER or PEM (examples/echo/README.md says how to make them). None: plaintext.
+TLS_CERT = None  # e.g. "cert.der"
+TLS_KEY = None  # e.g. "key.der"

@@ -17,12 +17,12 @@ CONTRACT = (
 ).split()
 
 
-# Every adapter name lib/uasyncore.py and lib/uasyncore_compat.py use: their `from uasyncore_port
-# import (...)` lists and each `_port.NAME`. Read a line at a time: a board-sized heap has no room
+# Every adapter name lib/uasyncore.py, lib/uasyncore_compat.py and lib/uasyncore_tls.py use: their
+# `from uasyncore_port import (...)` lists and each `_port.NAME`. Read a line at a time: a board-sized heap has no room
 # for a whole file at once.
 def core_names():
     names = set()
-    for name in ("uasyncore", "uasyncore_compat"):
+    for name in ("uasyncore", "uasyncore_compat", "uasyncore_tls"):
         _names_in(ROOT + "/lib/" + name + ".py", names)
     names.discard("file_wrapper")  # optional: the core looks for it with hasattr
     return names

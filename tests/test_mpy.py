@@ -21,10 +21,11 @@ import mpybuild  # noqa: E402  (tools/ is not a package)
 
 MICROPYTHON = shutil.which("micropython", path=sysconfig.get_path("scripts")) or shutil.which("micropython")
 
-# Run by micropython with only the .mpy folder on its path: imports every module, then ECHO_BODY.
+# Run by micropython with only the .mpy folder on its path (and the firmware's frozen modules, where
+# uasyncore_tls finds ssl): imports every module, then ECHO_BODY.
 ECHO = r"""
 import sys
-sys.path[:] = [sys.argv[1]]
+sys.path[:] = [sys.argv[1], ".frozen"]
 import os
 import uasyncore
 import uasynchat

@@ -1,6 +1,6 @@
 # Every example deployed with mpremote to the virtual board (MicroPython's unix port behind a pty: the
 # PyPI one at 128K, and the board-like 32-bit one at the ESP32's 110K) and exercised over loopback by real host clients: http.client and curl, a control session,
-# mosquitto_sub against a real Mosquitto. CPython only: it starts processes.
+# mosquitto_sub against a real Mosquitto, a TLS client of the echo example. CPython only: it starts processes.
 import support  # noqa: I001  (first, as in every test module)
 
 import json
@@ -117,6 +117,28 @@ class ExamplesOnTheVirtualBoardTest(unittest.TestCase):
             f.flush()
             f.readline()
             self.assertEqual(f.readline(), b"", "QUIT closes the connection")
+
+    # echo over TLS, the certificate and key copied to the board in DER as examples/echo/README.md says
+    def test_echo_over_tls(self):
+        import ssl
+
+        import tls_certs
+
+        if not tls_certs.OPENSSL:
+            self.skipTest("openssl is not installed")
+        c = tls_certs.certs()["server"]
+        mpremote(self, self.tty, "resume", "cp", c["cert_der"], ":/cert.der", "+", "cp", c["key_der"], ":/key.der")
+        port = support.free_port()
+        self.serve("echo", "main(port=%d, tls_cert='/cert.der', tls_key='/key.der')" % port)
+        ctx = ssl.create_default_context(cafile=c["cert_pem"])
+        with ctx.wrap_socket(socket.create_connection((support.HOST, port), timeout=10),
+                             server_hostname="localhost") as s:
+            data = os.urandom(10000)
+            s.sendall(data)
+            got = b""
+            while len(got) < len(data):
+                got += s.recv(4096)
+            self.assertEqual(got, data)
 
     @unittest.skipUnless(MOSQUITTO and MOSQUITTO_SUB, NEEDS)
     def test_mqtt(self):

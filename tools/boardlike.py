@@ -64,6 +64,14 @@ def check_m32():
         raise SystemExit("cc -m32 cannot build a 32-bit program: apt-get install gcc-multilib\n" + done.stderr)
 
 
+# Copy a built program into place by renaming a copy over it: a program still running from the old
+# file (a test, another build's user) keeps it, where writing over it would fail ("text file busy").
+def install(built, dest):
+    tmp = dest + ".new"
+    shutil.copy2(built, tmp)
+    os.replace(tmp, dest)
+
+
 def build(args):
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
@@ -74,14 +82,14 @@ def build(args):
     check_m32()
     jobs = "-j%d" % (os.cpu_count() or 2)
     run(["make", "-s", "-C", os.path.join(src, "mpy-cross"), jobs])
-    shutil.copy2(os.path.join(src, "mpy-cross", "build", "mpy-cross"), os.path.join(out, "mpy-cross"))
+    install(os.path.join(src, "mpy-cross", "build", "mpy-cross"), os.path.join(out, "mpy-cross"))
     for name, manifest in (("micropython", "manifest.py"), ("micropython-frozen", "manifest_frozen.py")):
         # BUILD outside the source tree: one source serves both builds; VARIANT_DIR is ours
         build = os.path.join(out, "build-" + name)
         run(["make", "-s", "-C", os.path.join(src, "ports", "unix"), jobs, "VARIANT_DIR=" + VARIANT,
              "BUILD=" + build, "FROZEN_MANIFEST=" + os.path.join(VARIANT, manifest)])
         interp = os.path.join(out, name)
-        shutil.copy2(os.path.join(build, "micropython"), interp)
+        install(os.path.join(build, "micropython"), interp)
         info = subprocess.run([interp, "-c", "import sys; print(sys.version, sys.maxsize)"], capture_output=True,
                               text=True, check=True).stdout.strip()
         print("board-like MicroPython: %s (%s)" % (os.path.relpath(interp, ROOT), info))

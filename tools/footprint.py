@@ -36,12 +36,13 @@ TARGETS = {
     "idle echo connection": (150, 150),
 }
 CORE = ("uasyncore_port", "uasyncore")  # what a plain TCP service imports
-OPTIONAL = ("uasynchat",)  # each costs nothing unless imported
+OPTIONAL = ("uasynchat", "uasyncore_tls")  # each costs nothing unless imported
 
 # Run by micropython: RAM kept after importing each group of modules in turn, "name bytes" per line.
+# The firmware's frozen modules stay reachable: uasyncore_tls imports ssl from there, as on a board.
 IMPORTS = r"""
 import gc, sys
-sys.path[:] = [sys.argv[1]]
+sys.path[:] = [sys.argv[1], ".frozen"]
 groups = sys.argv[2:]
 for group in groups:
     gc.collect()

@@ -1,4 +1,5 @@
-# echo_service: every byte a client sends comes straight back (the hello world of uasyncore).
+# echo_service: every byte a client sends comes straight back (the hello world of uasyncore), in
+# plaintext or over TLS.
 import uasyncore
 
 
@@ -14,20 +15,34 @@ class EchoHandler(uasyncore.dispatcher_with_send):
 
 
 class EchoServer(uasyncore.dispatcher):
-    # Listen on host:port and give each client an EchoHandler.
-    def __init__(self, host, port, map=None):
+    # Listen on host:port and give each client an EchoHandler; over TLS with a server context.
+    def __init__(self, host, port, map=None, context=None):
         uasyncore.dispatcher.__init__(self, map=map)
+        self.context = context
+        if context is not None:
+            import uasyncore_tls
+
+            self.max_connections = uasyncore_tls.MAX_CONNECTIONS  # what this port's heap holds
         self.create_socket()
         self.set_reuse_addr()
         self.bind((host, port))
         self.listen(5)
 
     def handle_accepted(self, sock, addr):
-        EchoHandler(sock, map=self._map)
+        handler = EchoHandler(sock, map=self._map)
+        if self.context is not None:
+            import uasyncore_tls
+
+            uasyncore_tls.start_tls(handler, self.context, server_side=True)
 
 
-# Serve until interrupted.
-def main(host="127.0.0.1", port=7777):
-    EchoServer(host, port)
-    print("echo: serving on %s:%d" % (host, port))
+# Serve until interrupted; with a certificate and its key (file names, PEM or DER), over TLS.
+def main(host="127.0.0.1", port=7777, tls_cert=None, tls_key=None):
+    context = None
+    if tls_cert is not None:
+        import uasyncore_tls
+
+        context = uasyncore_tls.server_context(tls_cert, tls_key)
+    EchoServer(host, port, context=context)
+    print("echo: serving on %s:%d%s" % (host, port, " (TLS)" if context is not None else ""))
     uasyncore.loop()

@@ -44,6 +44,8 @@ LISTEN_BACKLOG = None  # and what listen() asks for
 OUT_HIGH = 65536  # queued output per channel at which writers are told to pause (CPython: room to stream; raise per class for bulk)
 OUT_LOW = 16384  # ... and resume
 RECV_SIZE = 262144  # bytes a recv() asks for (CPython: big reads, few passes; asyncio reads as much)
+TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds a TLS handshake may take (uasyncore_tls): a host's take milliseconds
+TLS_MAX_CONNECTIONS = None  # a TLS listener's default budget: left to the program, as for plain ones
 
 # Free memory: CPython's reference counting already did.
 def collect():

@@ -125,6 +125,12 @@ def budget(machine):
 
 # sys.implementation._machine is "<board> with <MCU>" (MICROPY_BANNER_MACHINE), e.g. "ESP32C2 module with ESP32-C2"
 MAX_CONNECTIONS, LISTEN_BACKLOG = budget(getattr(sys.implementation, "_machine", ""))
+# TLS (uasyncore_tls): a handshake's public-key operations take about a second here (hardware
+# bignum); mbedTLS takes its 16 KiB in + 4 KiB out buffers (sdkconfig.base's asymmetric content
+# length) from ESP-IDF's heap, which gc.mem_free() does not show and which Wi-Fi and lwIP share: 2
+# connections per TLS listener without PSRAM, 1 on a C2 (estimates from the sources, not measured).
+TLS_HANDSHAKE_TIMEOUT = 15.0
+TLS_MAX_CONNECTIONS = 1 if MAX_CONNECTIONS < 5 else 2
 OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~100 KB heap)
 OUT_LOW = 1024  # ... and resume
 RECV_SIZE = 1024  # bytes a recv() asks for (each recv() allocates this much on the heap)

@@ -37,6 +37,12 @@ EADDRINUSE = 98
 # them run): while a client already waits, the next one's handshake borrows the spare for a round trip.
 MAX_CONNECTIONS = 3
 LISTEN_BACKLOG = 1  # the largest backlog a listen() should use here: each waiting client holds a PCB
+# TLS (uasyncore_tls): no crypto hardware, so a handshake takes seconds (more with an RSA key);
+# mbedTLS allocates from the GC heap (about 23 KB a connection, measured on the board-like build),
+# which uasyncore_tls checks before it takes a connection. 2 per TLS listener leaves a connection (and
+# its heap) for the program's own TLS client (MQTT over TLS, say): 3 PCBs, see MAX_CONNECTIONS.
+TLS_HANDSHAKE_TIMEOUT = 30.0
+TLS_MAX_CONNECTIONS = 2
 OUT_HIGH = 4096  # queued output per channel at which writers are told to pause (a few KB per connection on a ~200 KB heap shared with lwIP)
 OUT_LOW = 1024  # ... and resume
 RECV_SIZE = 1024  # bytes a recv() asks for (each recv() allocates this much on the heap)

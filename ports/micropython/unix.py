@@ -30,6 +30,10 @@ MAX_CONNECTIONS = None  # the unix port is a host runtime, like CPython: no cap 
 LISTEN_BACKLOG = None  # nor on what listen() asks for
 OUT_HIGH = 16384  # queued output per channel at which writers are told to pause (a board-like budget on the unix port)
 OUT_LOW = 4096  # ... and resume
+TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds a TLS handshake may take (uasyncore_tls)
+# A TLS listener's default budget: none. Where mbedTLS allocates from the GC heap (a board-like build)
+# uasyncore_tls refuses a connection that would not fit; the PyPI build gives mbedTLS the C heap.
+TLS_MAX_CONNECTIONS = None
 # Bytes a recv() asks for: 64 KiB as on CPython with the unix port's default 2 MB heap (a host
 # runtime), 4 KiB with a board-sized one such as -X heapsize=128K (room for many connections).
 RECV_SIZE = 65536 if gc.mem_free() + gc.mem_alloc() >= 1536 * 1024 else 4096
