@@ -57,6 +57,13 @@ def strerror(err):
     return errorcode.get(err) or "Unknown error %s" % err
 
 
+##### datagrams (uasyncore_dgram): multicast options at the IPPROTO_IP level, None where the port has none
+
+IPPROTO_IP = 0  # lwIP's and Linux's; the unix port's socket module lacks the name
+IP_ADD_MEMBERSHIP = getattr(socket, "IP_ADD_MEMBERSHIP", None)
+IP_DROP_MEMBERSHIP = getattr(socket, "IP_DROP_MEMBERSHIP", None)
+
+
 ##### clock: MicroPython's wrapping millisecond ticks
 
 ticks_ms = time.ticks_ms
@@ -103,6 +110,7 @@ ENOMEM = 12
 ETIMEDOUT = 116
 EHOSTUNREACH = 118
 EADDRINUSE = 112
+EMSGSIZE = 122
 
 ##### budget and memory
 
@@ -160,6 +168,27 @@ def sock_error(sock):
     return 0
 
 
+##### datagrams (uasyncore_dgram)
+
+
+# sendto() of data to addr: the count. modsocket.c raises ETIMEDOUT for a non-blocking send that would
+# block, and for an empty datagram too, which lwIP did send (a count of 0 reads there as no progress).
+def sendto(sock, data, addr):
+    try:
+        return sock.sendto(data, addr)
+    except OSError as err:
+        if err.args[0] != ETIMEDOUT:
+            raise
+        if not data:
+            return 0
+        raise OSError(EAGAIN, "EAGAIN")
+
+
+# A read of 0 bytes marks an ESP32 socket as closed by its peer, and every later read returns b"" without
+# reading: after an empty datagram the channel takes a fresh socket (micropython-lib#736).
+EMPTY_DATAGRAM_CLOSES = True
+
+
 # This port reports a socket error only as POLLHUP, and only to a poll that asks for it: the Poller
 # asks for it always, so the core's connect rule sees the failure.
 ALWAYS_POLLED = POLLHUP
@@ -185,6 +214,7 @@ errorcode = {
     ETIMEDOUT: "ETIMEDOUT",
     EHOSTUNREACH: "EHOSTUNREACH",
     EADDRINUSE: "EADDRINUSE",
+    EMSGSIZE: "EMSGSIZE",
 }
 
 
@@ -212,6 +242,35 @@ def recv_into(sock, buf, n):
 
 
 recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
+
+
+##### name resolution (uasyncore_dns)
+
+HOSTS_FILE = None  # no hosts file on a board
+IP_MULTICAST_IF = None  # the firmware's setsockopt() takes neither
+IP_MULTICAST_TTL = None
+
+
+# The DNS server the board's network gave it (DHCP, or set with network.ipconfig), [] until it has one.
+def dns_servers():
+    try:
+        import network
+    except ImportError:
+        return []
+    try:
+        server = network.ipconfig("dns")  # MicroPython 1.24 and later
+    except (AttributeError, OSError, TypeError, ValueError):
+        try:
+            server = network.WLAN(network.STA_IF).ifconfig()[3]
+        except (AttributeError, OSError, TypeError, ValueError, IndexError):
+            return []
+    return [server] if server and server != "0.0.0.0" else []
+
+
+# The addresses the firmware's own lookup gives host (0: any family), blocking the board until DNS
+# answers: IP strings. ESP32 gives an IPv6 answer no address (None): it is left out.
+def getaddrinfo(host, family):
+    return [info[4][0] for info in socket.getaddrinfo(host, 0) if info[4] is not None and (not family or info[0] == family)]
 
 
 ##### the poller

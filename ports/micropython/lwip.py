@@ -1,6 +1,7 @@
 # Shared by the lwIP boards' adapters (esp32, rp2); see common.py for how the adapters are assembled.
 # A board's part defines its errno numbers, its budgets, sockaddr(), sock_error() and ALWAYS_POLLED.
 import select
+import socket
 
 errorcode = {
     EAGAIN: "EAGAIN",
@@ -22,6 +23,7 @@ errorcode = {
     ETIMEDOUT: "ETIMEDOUT",
     EHOSTUNREACH: "EHOSTUNREACH",
     EADDRINUSE: "EADDRINUSE",
+    EMSGSIZE: "EMSGSIZE",
 }
 
 
@@ -49,6 +51,35 @@ def recv_into(sock, buf, n):
 
 
 recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
+
+
+##### name resolution (uasyncore_dns)
+
+HOSTS_FILE = None  # no hosts file on a board
+IP_MULTICAST_IF = None  # the firmware's setsockopt() takes neither
+IP_MULTICAST_TTL = None
+
+
+# The DNS server the board's network gave it (DHCP, or set with network.ipconfig), [] until it has one.
+def dns_servers():
+    try:
+        import network
+    except ImportError:
+        return []
+    try:
+        server = network.ipconfig("dns")  # MicroPython 1.24 and later
+    except (AttributeError, OSError, TypeError, ValueError):
+        try:
+            server = network.WLAN(network.STA_IF).ifconfig()[3]
+        except (AttributeError, OSError, TypeError, ValueError, IndexError):
+            return []
+    return [server] if server and server != "0.0.0.0" else []
+
+
+# The addresses the firmware's own lookup gives host (0: any family), blocking the board until DNS
+# answers: IP strings. ESP32 gives an IPv6 answer no address (None): it is left out.
+def getaddrinfo(host, family):
+    return [info[4][0] for info in socket.getaddrinfo(host, 0) if info[4] is not None and (not family or info[0] == family)]
 
 
 ##### the poller
