@@ -621,6 +621,34 @@ def close_all(map=None, ignore_all=False):
 
 ##### dispatcher
 
+
+# Whether an address needs no lookup: anything but a (host, port) tuple, or one whose host is an IP
+# address (or "", any). A host name goes to uasyncore_dns, which only then is loaded.
+def _literal(address):
+    if type(address) is not tuple or not address or type(address[0]) is not str:
+        return True
+    host = address[0]
+    if ":" in host:
+        return True  # IPv6
+    for c in host:
+        if c not in "0123456789.":
+            return False
+    return True
+
+
+# Look host up without blocking the loop that serves map, then call callback(ip, error): ip the
+# first address found (a str) and error None, or ip None and error an OSError saying why. An IP address
+# is its own answer, given at once, and loads nothing; a name is uasyncore_dns's (family: 0 any, or
+# socket.AF_INET / AF_INET6).
+def resolve(host, callback, map=None, family=0):
+    if _literal((host,)):
+        callback(host, None)
+        return
+    import uasyncore_dns
+
+    uasyncore_dns.resolve(host, callback, map, family)
+
+
 # While a listener's handle_accept() runs: the listener (it owns the channels made now), and the
 # channel made for the connection it took, which is closed with it if handle_accept() then fails.
 _in_accept = [None, None]
@@ -770,12 +798,16 @@ class dispatcher:
         return self.socket.bind(_port.sockaddr(addr))
 
     def connect(self, address):
+        if not _literal(address):
+            import uasyncore_dns  # a host name: looked up without blocking the loop, by a module loaded only now
+
+            return uasyncore_dns.connect(self, address)
         self.connected = False
         self.connecting = True
         err = _port.connect_ex(self.socket, _port.sockaddr(address))
         if err in (_port.EINPROGRESS, _port.EALREADY, _port.EWOULDBLOCK):
             self.addr = address
-            if self.connect_timeout is not None:
+            if self.connect_timeout is not None and self._connect_timer is None:  # else it runs since the lookup began
                 self._connect_timer = call_later(self.connect_timeout, self._connect_expired, map=self._map)
             return
         if err in (0, _port.EISCONN):
