@@ -185,6 +185,8 @@ def _dispatch(obj, flags):
     if flags & _CLOSED and not flags & _IN:
         if getattr(obj, "_reading_paused", False):
             obj.resume_reading()  # input is still waiting: read it, the reads then close
+        elif getattr(obj, "_reads_errors", False):
+            obj.handle_read_event()  # a datagram socket's error is a peer's ICMP answer, no hang-up: its read raises it
         else:
             obj.handle_close()
 
