@@ -114,6 +114,7 @@ IP_ADD_MEMBERSHIP = getattr(socket, "IP_ADD_MEMBERSHIP", None)
 IP_DROP_MEMBERSHIP = getattr(socket, "IP_DROP_MEMBERSHIP", None)
 IP_MULTICAST_IF = getattr(socket, "IP_MULTICAST_IF", None)
 IP_MULTICAST_TTL = getattr(socket, "IP_MULTICAST_TTL", None)
+SO_BROADCAST = socket.SO_BROADCAST
 HOSTS_FILE = "/etc/hosts"  # names answered without a query (None: the port has no such file)
 
 

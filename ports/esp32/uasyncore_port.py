@@ -62,6 +62,7 @@ def strerror(err):
 IPPROTO_IP = 0  # lwIP's and Linux's; the unix port's socket module lacks the name
 IP_ADD_MEMBERSHIP = getattr(socket, "IP_ADD_MEMBERSHIP", None)
 IP_DROP_MEMBERSHIP = getattr(socket, "IP_DROP_MEMBERSHIP", None)
+SO_BROADCAST = getattr(socket, "SO_BROADCAST", 32)  # lwIP's number, where the firmware's module lacks the name
 
 
 ##### clock: MicroPython's wrapping millisecond ticks
