@@ -124,7 +124,7 @@ def question_of(query):
     while query[i]:
         labels.append(bytes(query[i + 1 : i + 1 + query[i]]).decode())
         i += query[i] + 1
-    return query[0] << 8 | query[1], ".".join(labels), query[i + 2] << 8 | query[i + 3]
+    return query[0] << 8 | query[1], ".".join(labels), query[i + 1] << 8 | query[i + 2]
 
 
 # An answer to query: rcode, records as (qtype, rdata bytes, ttl) named by a pointer to the question,
@@ -160,12 +160,14 @@ class DnsServer(uasyncore_dgram.datagram_dispatcher):
         self.port = bind_any(self)
         self.reply = reply
         self.queries = []
+        self.clients = []  # where each query came from
 
     def address(self):
         return (HOST, self.port)
 
     def handle_datagram(self, data, addr):
         self.queries.append(data)
+        self.clients.append(addr)
         out = self.reply(data)
         if out is not None:
             self.sendto(out, addr)
