@@ -15,6 +15,8 @@ metadata(version=version, description="asyncore and asynchat on a persistent pol
 module("uasyncore.py", base_path="lib")
 module("uasyncore_compat.py", base_path="lib")
 module("uasynchat.py", base_path="lib")
+module("uasyncore_dgram.py", base_path="lib")
+module("uasyncore_dns.py", base_path="lib")
 module("asyncore.py", base_path="lib")
 module("asynchat.py", base_path="lib")
 module("uasyncore_port.py", base_path="ports/" + options.adapter)
