@@ -310,3 +310,43 @@ class DiscoveryExampleTest(unittest.TestCase):
         find = [sys.executable, "examples/discovery/find.py", "--port", str(support.free_port()), "--interface", "127.0.0.1", "--ttl", "0", "--wait", "0.2"]
         out = subprocess.run(find, cwd=ROOT, capture_output=True, text=True, timeout=30)
         self.assertEqual(out.stdout, "no device answered within 0.2 s\n")
+
+
+class ReadmeDatagramExampleTest(unittest.TestCase):
+    # The UDP echo in README.md's "Datagrams" section, copied as it stands (its address aside).
+    def snippet(self, port):
+        with open(os.path.join(ROOT, "README.md")) as f:
+            text = f.read()
+        code = text.split("### Datagrams", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+        self.assertIn('echo.bind(("0.0.0.0", 7777))', code)
+        return code.replace('("0.0.0.0", 7777)', '("127.0.0.1", %d)' % port)
+
+    def check(self, runtime, env):
+        port = support.free_port()
+        path = os.path.join(ROOT, "build", "readme_datagrams_%d.py" % port)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(self.snippet(port))
+        self.addCleanup(os.remove, path)
+        proc = subprocess.Popen([runtime, path], cwd=ROOT, env=dict(os.environ, **env), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(stop, proc)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.1)
+            for _ in range(100):  # it prints nothing when it starts: ask until it answers
+                s.sendto(b"ping", (support.HOST, port))
+                try:
+                    self.assertEqual(s.recvfrom(64)[0], b"ping")
+                    return
+                except socket.timeout:
+                    self.assertIsNone(proc.poll(), "the README example exited")
+        self.fail("the README's datagram example never answered")
+
+    def test_on_cpython(self):
+        lib = os.pathsep.join([os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", "cpython")])
+        self.check(sys.executable, {"PYTHONPATH": lib})
+
+    @unittest.skipUnless(MICROPYTHON, "micropython not installed")
+    def test_on_micropython(self):
+        lib = ":".join([os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", "unix"), ".frozen"])
+        self.check(MICROPYTHON, {"MICROPYPATH": lib})
