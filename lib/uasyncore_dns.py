@@ -104,12 +104,24 @@ def clear_cache():
 
 def _blocking(host, name, family, callback):
     try:
-        ips = _port.getaddrinfo(name, family)
+        ips = _getaddrinfo(name, family)
     except OSError as e:
         return callback(None, _failure(EAI_NONAME, host, "the port's lookup failed: %s" % (e,)))
     if not ips:
         return callback(None, _failure(EAI_NONAME, host, "no address"))
     callback(ips[0], None)
+
+
+# The addresses the port's own, blocking, lookup gives name (CPython: the C library's, with nsswitch and
+# mDNS): IP strings, each once, in its order. An address given as None (ESP32's IPv6 ones) is left out.
+def _getaddrinfo(name, family):
+    ips = []
+    for info in socket.getaddrinfo(name, 0):
+        if info[4] is not None and (not family or info[0] == family):
+            ip = _port.peer_address(info[4])[0]
+            if ip not in ips:
+                ips.append(ip)
+    return ips
 
 
 # The addresses the hosts file gives name, of family (0: any).

@@ -394,9 +394,19 @@ class ConnectByNameTest(unittest.TestCase):
         self.assertTrue(self.step_until(lambda: d.connected))
         self.assertEqual(d.addr, ("127.0.0.1", 9999))
 
+    def test_the_blocking_lookup_gives_ip_strings_once_each_and_skips_addressless_ones(self):
+        class Esp32Like:
+            @staticmethod
+            def getaddrinfo(host, port):  # ESP32: an IPv6 answer has no address
+                return [(2, 1, 0, host, ("192.0.2.5", 0)), (2, 2, 0, host, ("192.0.2.5", 0)), (10, 1, 0, host, None)]
+
+        patch(self, uasyncore_dns, socket=Esp32Like)
+        self.assertEqual(uasyncore_dns._getaddrinfo("sensor.local", 0), ["192.0.2.5"])
+        self.assertEqual(uasyncore_dns._getaddrinfo("sensor.local", 10), [])
+
     def test_blocking_uses_the_ports_own_lookup(self):
         patch(self, uasyncore_dns, BLOCKING=True)
-        patch(self, _port, getaddrinfo=lambda host, family: ["127.0.0.1"] if host == "blocking.test" else [])
+        patch(self, uasyncore_dns, _getaddrinfo=lambda host, family: ["127.0.0.1"] if host == "blocking.test" else [])
         port, accepted = self.listener()
         c = self.client()
         c.connect(("blocking.test", port))

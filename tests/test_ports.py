@@ -138,9 +138,6 @@ class HostChecks(AdapterChecks):
         self.assertEqual(self.port.HOSTS_FILE, "/etc/hosts")
         self.assertFalse(self.port.EMPTY_DATAGRAM_CLOSES)
 
-    def test_getaddrinfo_gives_ip_strings(self):
-        self.assertIn("127.0.0.1", self.port.getaddrinfo("localhost", 0))
-
 
 class CPythonAdapterTest(HostChecks, unittest.TestCase):
     PORT = "cpython"
@@ -451,11 +448,6 @@ class BoardChecks(AdapterChecks):
     def test_no_hosts_file(self):
         self.assertIsNone(self.port.HOSTS_FILE)
 
-    def test_getaddrinfo_is_the_firmwares_and_leaves_out_addressless_answers(self):
-        fake = FakeSocketModule({"sensor.local": "192.168.4.20", "v6.local": "fd00::1"})
-        patch(self, self.port, socket=fake)
-        self.assertEqual(self.port.getaddrinfo("sensor.local", 0), ["192.168.4.20"])
-        self.assertEqual(self.port.getaddrinfo("v6.local", 0), [])
 
 
 class Esp32AdapterTest(BoardChecks, unittest.TestCase):

@@ -32,7 +32,7 @@ TARGETS = {
     "idle echo connection": (150, False),
 }
 CORE = ("uasyncore_port", "uasyncore")  # what a plain TCP service imports
-OPTIONAL = ("uasynchat",)  # each costs nothing unless imported
+OPTIONAL = ("uasynchat", "uasyncore_dgram", "uasyncore_dns")  # each costs nothing unless imported (in this order: uasyncore_dns needs uasyncore_dgram, measured before it)
 
 # Run by micropython: RAM kept after importing each group of modules in turn, "name bytes" per line.
 IMPORTS = r"""

@@ -137,16 +137,6 @@ def resolv_conf(path):
     return servers
 
 
-# The addresses the port's own, blocking, lookup gives host (0: any family; CPython: the C library's,
-# which reads nsswitch, mDNS and the rest): IP strings, each once, in its order.
-def getaddrinfo(host, family):
-    ips = []
-    for info in socket.getaddrinfo(host, None, family, socket.SOCK_DGRAM):
-        if info[4][0] not in ips:
-            ips.append(info[4][0])
-    return ips
-
-
 # Text for an errno.
 def strerror(err):
     try:

@@ -1,6 +1,7 @@
 # uasyncore_port for ESP32 boards (MicroPython's esp32 port, ESP-IDF lwIP sockets): the facts the core needs.
 #
-# Resolve host names before the loop runs: sockaddr() looks a name up with getaddrinfo, which blocks on DNS.
+# connect() looks host names up without blocking (uasyncore_dns); sockaddr() still looks a name up with the
+# firmware's getaddrinfo, which blocks on DNS (bind() with a name, uasyncore_dns.BLOCKING).
 import socket
 import sys
 

@@ -1,7 +1,6 @@
 # Shared by the lwIP boards' adapters (esp32, rp2); see common.py for how the adapters are assembled.
 # A board's part defines its errno numbers, its budgets, sockaddr(), sock_error() and ALWAYS_POLLED.
 import select
-import socket
 
 errorcode = {
     EAGAIN: "EAGAIN",
@@ -74,12 +73,6 @@ def dns_servers():
         except (AttributeError, OSError, TypeError, ValueError, IndexError):
             return []
     return [server] if server and server != "0.0.0.0" else []
-
-
-# The addresses the firmware's own lookup gives host (0: any family), blocking the board until DNS
-# answers: IP strings. ESP32 gives an IPv6 answer no address (None): it is left out.
-def getaddrinfo(host, family):
-    return [info[4][0] for info in socket.getaddrinfo(host, 0) if info[4] is not None and (not family or info[0] == family)]
 
 
 ##### the poller

@@ -1,6 +1,7 @@
 # uasyncore_port for Raspberry Pi Pico W (MicroPython's rp2 port, lwIP raw API in extmod/modlwip.c).
 #
-# Resolve host names before the loop runs: sockaddr() looks a name up with getaddrinfo, which blocks on DNS.
+# connect() looks host names up without blocking (uasyncore_dns); sockaddr() still looks a name up with the
+# firmware's getaddrinfo, which blocks on DNS (bind() with a name, uasyncore_dns.BLOCKING).
 import socket
 
 ##### errno numbers: MicroPython's own (py/mperrno.h, Linux's numbers), which OSError carries here:

@@ -113,16 +113,6 @@ def resolv_conf(path):
     return servers
 
 
-# The addresses the port's own, blocking, lookup gives host (0: any family): IP strings, each once, in its order.
-def getaddrinfo(host, family):
-    ips = []
-    for info in socket.getaddrinfo(host, 0, family):
-        ip = peer_address(info[4])[0]
-        if ip not in ips:
-            ips.append(ip)
-    return ips
-
-
 ##### the poller
 
 RESERVE = 128  # bytes the poller holds back for completing a registration that ran out of memory

@@ -1,6 +1,7 @@
 # uasyncore_port for Raspberry Pi Pico W (MicroPython's rp2 port, lwIP raw API in extmod/modlwip.c).
 #
-# Resolve host names before the loop runs: sockaddr() looks a name up with getaddrinfo, which blocks on DNS.
+# connect() looks host names up without blocking (uasyncore_dns); sockaddr() still looks a name up with the
+# firmware's getaddrinfo, which blocks on DNS (bind() with a name, uasyncore_dns.BLOCKING).
 #
 # Assembled by tools/ports.py from ports/micropython/common.py, ports/micropython/rp2.py, ports/micropython/lwip.py: edit those, then `make ports`.
 import gc
@@ -241,12 +242,6 @@ def dns_servers():
         except (AttributeError, OSError, TypeError, ValueError, IndexError):
             return []
     return [server] if server and server != "0.0.0.0" else []
-
-
-# The addresses the firmware's own lookup gives host (0: any family), blocking the board until DNS
-# answers: IP strings. ESP32 gives an IPv6 answer no address (None): it is left out.
-def getaddrinfo(host, family):
-    return [info[4][0] for info in socket.getaddrinfo(host, 0) if info[4] is not None and (not family or info[0] == family)]
 
 
 ##### the poller
