@@ -88,7 +88,7 @@ def connect(d, address):
             d.connect((ip,) + tuple(address[1:]))
         except _core._reraised_exceptions:
             raise
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001  (whatever the connect raises is the channel's)
             _core._error(d, e)
 
     resolve(address[0], found, map, family if family in (socket.AF_INET, socket.AF_INET6) else 0)
@@ -275,7 +275,7 @@ class _Lookup:
                 callback(ip, error)
             except _core._reraised_exceptions:
                 raise
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001  (a program's callback: reported, the others still called)
                 print("error: uncaptured python exception in resolve callback %r (%s:%s %s)" % (callback, type(e), e, _port.tb_entries(e)))
 
 

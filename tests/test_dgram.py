@@ -61,7 +61,7 @@ class DatagramTest(unittest.TestCase):
         uasyncore.loop(timeout=0, count=1, map=self.map)
 
     def test_recvfrom_gives_host_port_and_would_block_gives_nothing(self):
-        sock, d = self.channel(inbox=[(b"hi", _port.sockaddr(PEER))])
+        _, d = self.channel(inbox=[(b"hi", _port.sockaddr(PEER))])
         self.assertEqual(d.recvfrom(100), (b"hi", PEER))
         self.assertEqual(d.recvfrom(100), (b"", None))
 
@@ -73,7 +73,7 @@ class DatagramTest(unittest.TestCase):
         self.assertIs(self.map.get(_port.key(sock)), d)
 
     def test_recv_of_an_empty_datagram_does_not_close(self):
-        sock, d = self.channel(inbox=[(b"", PEER)])
+        _, d = self.channel(inbox=[(b"", PEER)])
         self.assertEqual(d.recv(10), b"")
         buf = bytearray(4)
         self.assertEqual(d.recv_into(buf), 0)
@@ -160,12 +160,12 @@ class DatagramTest(unittest.TestCase):
         self.assertEqual(sock.sent, [(b"x", PEER)])
 
     def test_sendto_without_address_when_not_connected_raises(self):
-        sock, d = self.channel()
+        _, d = self.channel()
         with self.assertRaises(OSError):
             d.sendto(b"x")
 
     def test_sendto_refuses_a_host_name(self):
-        sock, d = self.channel()
+        _, d = self.channel()
         with self.assertRaises(ValueError):
             d.sendto(b"x", ("example.test", 53))
 
@@ -205,7 +205,7 @@ class DatagramTest(unittest.TestCase):
 
     def test_an_unsupported_option_says_so(self):
         patch(self, _port, IP_MULTICAST_TTL=None)
-        sock, d = self.channel()
+        _, d = self.channel()
         with self.assertRaises(OSError):
             d.set_multicast_ttl(1)
 
@@ -278,7 +278,7 @@ class ImportCostTest(unittest.TestCase):
         got = []
         uasyncore.resolve("192.0.2.1", lambda ip, e: got.append((ip, e)))
         uasyncore.resolve("::1", lambda ip, e: got.append((ip, e)))
-        m, poller = support.fake_map()
+        m, _ = support.fake_map()
         self.addCleanup(support.forget_map, m)
         d = uasyncore.dispatcher(map=m)
         d.set_socket(support.FakeSocket(connect_result=_port.EINPROGRESS))

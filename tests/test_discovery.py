@@ -12,7 +12,7 @@ import uasyncore
 from dgram_kit import Collector, bind_any
 
 sys.path.insert(0, support.ROOT + "/examples/discovery")
-import discovery_service  # noqa: E402  (the example's folder is put on sys.path above)
+import discovery_service  # the example's folder is put on sys.path above
 
 HOST = support.HOST
 

@@ -364,7 +364,7 @@ class ConnectByNameTest(unittest.TestCase):
 
     def test_the_timer_runs_on_from_the_lookup_into_the_connect(self):
         self.dns(lambda q: answer(q, [a_record("127.0.0.1")]))
-        port, accepted = self.listener()
+        port, _ = self.listener()
         c = self.client(timeout=30.0)
         c.connect(("listener.test", port))
         timer = c._connect_timer
@@ -407,7 +407,7 @@ class ConnectByNameTest(unittest.TestCase):
     def test_blocking_uses_the_ports_own_lookup(self):
         patch(self, uasyncore_dns, BLOCKING=True)
         patch(self, uasyncore_dns, _getaddrinfo=lambda host, family: ["127.0.0.1"] if host == "blocking.test" else [])
-        port, accepted = self.listener()
+        port, _ = self.listener()
         c = self.client()
         c.connect(("blocking.test", port))
         self.assertTrue(self.step_until(lambda: self.log))
