@@ -621,7 +621,7 @@ def close_all(map=None, ignore_all=False):
         _release(map)
 
 
-##### dispatcher
+##### host names: looked up by uasyncore_dns, which only a name loads
 
 
 # Whether an address needs no lookup: anything but a (host, port) tuple, or one whose host is an IP
@@ -650,6 +650,8 @@ def resolve(host, callback, map=None, family=0):
 
     uasyncore_dns.resolve(host, callback, map, family)
 
+
+##### dispatcher
 
 # While a listener's handle_accept() runs: the listener (it owns the channels made now), and the
 # channel made for the connection it took, which is closed with it if handle_accept() then fails.
