@@ -180,6 +180,8 @@ def _dispatch(obj, flags):
     if flags & _CLOSED and not flags & _IN:
         if getattr(obj, "_reading_paused", False):
             obj.resume_reading()  # input is still waiting: read it, the reads then close
+        elif getattr(obj, "_reads_errors", False):
+            obj.handle_read_event()  # a datagram socket's error is a peer's ICMP answer, no hang-up: its read raises it
         else:
             obj.handle_close()
 
@@ -566,6 +568,12 @@ def loop(timeout=30.0, use_poll=False, map=None, count=None):
         _release(map)
 
 
+# Whether an address needs no lookup: all but a (host, port) whose host is a name (not IPv4, IPv6 or "").
+def _literal(address):
+    host = address[0] if type(address) is tuple and address else None
+    return type(host) is not str or ":" in host or not host.strip("0123456789.")
+
+
 ##### dispatcher
 
 # While a listener's handle_accept() runs: the listener (it owns the channels made now), and the
@@ -718,12 +726,15 @@ class dispatcher:
         return self.socket.bind(_port.sockaddr(addr))
 
     def connect(self, address):
+        if not _literal(address):
+            import uasyncore_dns  # a host name: looked up without blocking the loop, by a module loaded only now
+            return uasyncore_dns.connect(self, address)
         self.connected = False
         self.connecting = True
         err = _port.connect_ex(self.socket, _port.sockaddr(address))
         if err in (_port.EINPROGRESS, _port.EALREADY, _port.EWOULDBLOCK):
             self.addr = address
-            if self.connect_timeout is not None:
+            if self.connect_timeout is not None and self._connect_timer is None:  # else it runs since the lookup began
                 self._connect_timer = call_later(self.connect_timeout, self._connect_expired, map=self._map)
             return
         if err in (0, _port.EISCONN):

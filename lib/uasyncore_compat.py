@@ -80,6 +80,19 @@ def compact_traceback():
     return entries[-1], type(v), v, " ".join(["[%s|%s|%s]" % e for e in entries])
 
 
+# Look host up without blocking the loop that serves map, then call callback(ip, error): ip the
+# first address found (a str) and error None, or ip None and error an OSError saying why. An IP address
+# is its own answer, given at once, and loads nothing; a name is uasyncore_dns's (family: 0 any, or
+# socket.AF_INET / AF_INET6).
+def resolve(host, callback, map=None, family=0):
+    if _core._literal((host,)):
+        callback(host, None)
+        return
+    import uasyncore_dns
+
+    uasyncore_dns.resolve(host, callback, map, family)
+
+
 # Close every channel in map and cancel its timers.
 def close_all(map=None, ignore_all=False):
     if map is None:

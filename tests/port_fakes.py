@@ -17,12 +17,12 @@ CONTRACT = (
 ).split()
 
 
-# Every adapter name lib/uasyncore.py, lib/uasyncore_compat.py and lib/uasyncore_tls.py use: their
-# `from uasyncore_port import (...)` lists and each `_port.NAME`. Read a line at a time: a board-sized heap has no room
-# for a whole file at once.
+# Every adapter name lib/uasyncore.py, lib/uasyncore_compat.py and the optional modules (TLS,
+# datagrams, the resolver) use: their `from uasyncore_port import (...)` lists and each `_port.NAME`.
+# Read a line at a time: a board-sized heap has no room for a whole file at once.
 def core_names():
     names = set()
-    for name in ("uasyncore", "uasyncore_compat", "uasyncore_tls"):
+    for name in ("uasyncore", "uasyncore_compat", "uasyncore_tls", "uasyncore_dgram", "uasyncore_dns"):
         _names_in(ROOT + "/lib/" + name + ".py", names)
     names.discard("file_wrapper")  # optional: the core looks for it with hasattr
     return names
@@ -249,6 +249,35 @@ class Esp32Socket(BoardSocket):
             self.send_calls.append(b"")
             raise oserror(11)
         return BoardSocket.send(self, data)
+
+
+class DatagramBoardSocket:
+    # A board's UDP socket whose sendto() raises `error` (an errno) or takes the datagram.
+    def __init__(self, error=None):
+        self.error = error
+        self.sent = []
+
+    def sendto(self, data, addr):
+        if self.error is not None:
+            raise oserror(self.error)
+        self.sent.append((bytes(data), addr))
+        return len(data)
+
+
+class FakeNetwork:
+    # The `network` module of a board: ipconfig("dns") (MicroPython 1.24+) or, before it, only
+    # WLAN(STA_IF).ifconfig(), whose fourth item is the DNS server.
+    STA_IF = 0
+
+    def __init__(self, ipconfig=None, ifconfig=None):
+        if ipconfig is not None:
+            self.ipconfig = lambda name: ipconfig if name == "dns" else None
+        self._ifconfig = ifconfig
+
+    def WLAN(self, which):
+        wlan = Record()
+        wlan.ifconfig = lambda: self._ifconfig
+        return wlan
 
 
 class FakeSocketModule:

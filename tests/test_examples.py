@@ -260,3 +260,93 @@ class MqttExampleTest(unittest.TestCase):
     @unittest.skipUnless(BOARDLIKE, NO_BOARDLIKE)
     def test_mqtt_on_the_board_like_micropython(self):
         self.check_mqtt(BOARDLIKE)
+
+
+class UdpEchoExampleTest(unittest.TestCase):
+    # examples/udp_echo started the way its README says; a plain UDP socket asks.
+    def check_udp_echo(self, runtime):
+        proc, port = start(self, runtime, "udp_echo")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(10)
+            for data in (b"hello", b"", bytes(range(256)) * 5):
+                s.sendto(data, (support.HOST, port))
+                self.assertEqual(s.recvfrom(2048), (data, (support.HOST, port)))
+        self.assertIsNone(proc.poll(), "the server must keep serving")
+
+    def test_udp_echo_on_cpython(self):
+        self.check_udp_echo(sys.executable)
+
+    @unittest.skipUnless(MICROPYTHON, "micropython not installed")
+    def test_udp_echo_on_micropython(self):
+        self.check_udp_echo(MICROPYTHON)
+
+    @unittest.skipUnless(BOARDLIKE, NO_BOARDLIKE)
+    def test_udp_echo_on_the_board_like_micropython(self):
+        self.check_udp_echo(BOARDLIKE)
+
+
+class DiscoveryExampleTest(unittest.TestCase):
+    # examples/discovery started the way its README says, found by its find.py on this machine only.
+    def check_discovery(self, runtime, finder=sys.executable):
+        proc, port = start(self, runtime, "discovery")
+        find = [finder, "examples/discovery/find.py", "--port", str(port), "--interface", "127.0.0.1", "--ttl", "0", "--wait", "1"]
+        out = subprocess.run(find, cwd=ROOT, capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(out.stdout.split(None, 2), ["uasyncore-device", "127.0.0.1", "{'http': 8080}\n"])
+        self.assertIsNone(proc.poll(), "the responder must keep serving")
+
+    def test_discovery_on_cpython(self):
+        self.check_discovery(sys.executable)
+
+    @unittest.skipUnless(MICROPYTHON, "micropython not installed")
+    def test_discovery_on_micropython_found_from_micropython(self):
+        self.check_discovery(MICROPYTHON, MICROPYTHON)
+
+    @unittest.skipUnless(BOARDLIKE, NO_BOARDLIKE)
+    def test_discovery_on_the_board_like_micropython(self):
+        self.check_discovery(BOARDLIKE)
+
+    def test_find_says_when_nobody_answered(self):
+        find = [sys.executable, "examples/discovery/find.py", "--port", str(support.free_port()), "--interface", "127.0.0.1", "--ttl", "0", "--wait", "0.2"]
+        out = subprocess.run(find, cwd=ROOT, capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.stdout, "no device answered within 0.2 s\n")
+
+
+class ReadmeDatagramExampleTest(unittest.TestCase):
+    # The UDP echo in README.md's "Datagrams" section, copied as it stands (its address aside).
+    def snippet(self, port):
+        with open(os.path.join(ROOT, "README.md")) as f:
+            text = f.read()
+        code = text.split("### Datagrams", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+        self.assertIn('echo.bind(("0.0.0.0", 7777))', code)
+        return code.replace('("0.0.0.0", 7777)', '("127.0.0.1", %d)' % port)
+
+    def check(self, runtime, env):
+        port = support.free_port()
+        path = os.path.join(ROOT, "build", "readme_datagrams_%d.py" % port)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(self.snippet(port))
+        self.addCleanup(os.remove, path)
+        proc = subprocess.Popen([runtime, path], cwd=ROOT, env=dict(os.environ, **env), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        self.addCleanup(stop, proc)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.1)
+            for _ in range(100):  # it prints nothing when it starts: ask until it answers
+                s.sendto(b"ping", (support.HOST, port))
+                try:
+                    self.assertEqual(s.recvfrom(64)[0], b"ping")
+                    return
+                except socket.timeout:
+                    self.assertIsNone(proc.poll(), "the README example exited")
+        self.fail("the README's datagram example never answered")
+
+    def test_on_cpython(self):
+        lib = os.pathsep.join([os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", "cpython")])
+        self.check(sys.executable, {"PYTHONPATH": lib})
+
+    @unittest.skipUnless(MICROPYTHON, "micropython not installed")
+    def test_on_micropython(self):
+        lib = ":".join([os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", "unix"), ".frozen"])
+        self.check(MICROPYTHON, {"MICROPYPATH": lib})

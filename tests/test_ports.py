@@ -20,7 +20,9 @@ from port_fakes import (
     NEWLIB,
     PEEK_BIT,
     BoardSocket,
+    DatagramBoardSocket,
     Esp32Socket,
+    FakeNetwork,
     FakePoll,
     FakeSocketModule,
     PcbPool,
@@ -96,6 +98,18 @@ class AdapterChecks:
     def test_max_connections(self):
         self.assertEqual(self.port.MAX_CONNECTIONS, self.MAX_CONNECTIONS)
 
+    def test_sendto_takes_a_datagram(self):
+        sock = DatagramBoardSocket()
+        self.assertEqual(self.port.sendto(sock, b"abc", ("192.0.2.1", 9)), 3)
+        self.assertEqual(sock.sent, [(b"abc", ("192.0.2.1", 9))])
+
+    def test_multicast_options_are_numbers_or_none(self):
+        for name in ("IP_ADD_MEMBERSHIP", "IP_DROP_MEMBERSHIP", "IP_MULTICAST_IF", "IP_MULTICAST_TTL"):
+            value = getattr(self.port, name)
+            self.assertTrue(value is None or isinstance(value, int), name)
+        self.assertIsInstance(self.port.IPPROTO_IP, int)
+        self.assertIsInstance(self.port.SO_BROADCAST, int)
+
     def test_tb_entries_name_the_raising_function(self):
         if not hasattr(sys, "print_exception") and self.PORT != "cpython":
             self.skipTest("MicroPython adapters read print_exception, which this runtime lacks")
@@ -111,7 +125,21 @@ class AdapterChecks:
         self.assertTrue(entries[-1][2].isdigit(), entries)
 
 
-class CPythonAdapterTest(AdapterChecks, unittest.TestCase):
+class HostChecks(AdapterChecks):
+    def test_resolv_conf_lists_the_nameservers(self):
+        path = "/tmp/uasyncore-resolv-%d.conf" % support.free_port()
+        with open(path, "w") as f:
+            f.write("# comment\nsearch example.test\nnameserver 192.0.2.53\nnameserver fe80::1%eth0\noptions ndots:1\n")
+        self.addCleanup(__import__("os").remove, path)
+        self.assertEqual(self.port.resolv_conf(path), ["192.0.2.53", "fe80::1"])
+        self.assertEqual(self.port.resolv_conf(path + ".missing"), [])
+
+    def test_hosts_file_and_an_empty_datagram_that_reads_as_one(self):
+        self.assertEqual(self.port.HOSTS_FILE, "/etc/hosts")
+        self.assertFalse(self.port.EMPTY_DATAGRAM_CLOSES)
+
+
+class CPythonAdapterTest(HostChecks, unittest.TestCase):
     PORT = "cpython"
     MAX_CONNECTIONS = None
 
@@ -146,7 +174,7 @@ class CPythonAdapterTest(AdapterChecks, unittest.TestCase):
         self.assertEbadf(p.modify, fd, self.port.POLLOUT)
 
 
-class UnixAdapterTest(AdapterChecks, unittest.TestCase):
+class UnixAdapterTest(HostChecks, unittest.TestCase):
     PORT = "unix"
     MAX_CONNECTIONS = None
 
@@ -396,6 +424,31 @@ class BoardChecks(AdapterChecks):
         os_poll.strict = True
         p.unregister(BoardSocket())
 
+    ##### name resolution
+
+    def network(self, fake):
+        saved = sys.modules.get("network")
+        sys.modules["network"] = fake
+        self.addCleanup(lambda: sys.modules.pop("network") if saved is None else sys.modules.__setitem__("network", saved))
+
+    def test_dns_server_from_ipconfig(self):
+        self.network(FakeNetwork(ipconfig="192.168.4.1"))
+        self.assertEqual(self.port.dns_servers(), ["192.168.4.1"])
+
+    def test_dns_server_from_ifconfig_on_older_firmware(self):
+        self.network(FakeNetwork(ifconfig=("192.168.4.20", "255.255.255.0", "192.168.4.1", "192.168.4.2")))
+        self.assertEqual(self.port.dns_servers(), ["192.168.4.2"])
+
+    def test_no_dns_server_before_the_network_gave_one(self):
+        self.network(FakeNetwork(ipconfig="0.0.0.0"))
+        self.assertEqual(self.port.dns_servers(), [])
+        self.network(FakeNetwork(ifconfig=("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")))
+        self.assertEqual(self.port.dns_servers(), [])
+
+    def test_no_hosts_file(self):
+        self.assertIsNone(self.port.HOSTS_FILE)
+
+
 
 class Esp32AdapterTest(BoardChecks, unittest.TestCase):
     PORT = "esp32"
@@ -467,6 +520,22 @@ class Esp32AdapterTest(BoardChecks, unittest.TestCase):
         machine = getattr(sys.implementation, "_machine", "")
         self.assertEqual((self.port.MAX_CONNECTIONS, self.port.LISTEN_BACKLOG), self.port.budget(machine))
 
+    def test_a_sendto_that_would_block_says_eagain_not_etimedout(self):
+        with self.assertRaises(OSError) as caught:
+            self.port.sendto(DatagramBoardSocket(NEWLIB["ETIMEDOUT"]), b"x", ("192.0.2.1", 9))
+        self.assertEqual(caught.exception.args[0], self.port.EAGAIN)
+
+    def test_an_empty_datagram_was_sent_though_modsocket_says_etimedout(self):
+        self.assertEqual(self.port.sendto(DatagramBoardSocket(NEWLIB["ETIMEDOUT"]), b"", ("192.0.2.1", 9)), 0)
+
+    def test_other_sendto_errors_pass_through(self):
+        with self.assertRaises(OSError) as caught:
+            self.port.sendto(DatagramBoardSocket(NEWLIB["EHOSTUNREACH"]), b"x", ("192.0.2.1", 9))
+        self.assertEqual(caught.exception.args[0], NEWLIB["EHOSTUNREACH"])
+
+    def test_an_empty_datagram_poisons_the_socket(self):
+        self.assertTrue(self.port.EMPTY_DATAGRAM_CLOSES)
+
     def test_every_registration_asks_for_pollhup(self):
         p, os_poll, log = self.poller()
         sock = BoardSocket()
@@ -505,6 +574,27 @@ class Rp2AdapterTest(BoardChecks, unittest.TestCase):
     def test_sock_error_is_zero_while_connecting_or_connected(self):
         self.assertEqual(self.port.sock_error(BoardSocket()), 0)
         self.assertEqual(self.port.sock_error(BoardSocket(send_error=11)), 0)
+
+    def test_no_buffer_for_a_datagram_is_a_send_that_would_block(self):
+        with self.assertRaises(OSError) as caught:
+            self.port.sendto(DatagramBoardSocket(MP_INTERNAL["ENOMEM"]), b"x", ("192.0.2.1", 9))
+        self.assertEqual(caught.exception.args[0], self.port.EAGAIN)
+
+    def test_a_datagram_lwip_would_cut_is_refused(self):
+        class Sized:  # a datagram's length without its bytes: a board-sized heap has no 64 KB to spare
+            def __init__(self, n):
+                self.n = n
+
+            def __len__(self):
+                return self.n
+
+        sock = DatagramBoardSocket()
+        with self.assertRaises(OSError) as caught:
+            self.port.sendto(sock, Sized(65508), ("192.0.2.1", 9))
+        self.assertEqual(caught.exception.args[0], self.port.EMSGSIZE)
+        self.assertEqual(sock.sent, [])
+        sock.sendto = lambda data, addr: len(data)
+        self.assertEqual(self.port.sendto(sock, Sized(65507), ("192.0.2.1", 9)), 65507)
 
     def test_registration_keeps_the_mask(self):
         p, os_poll, log = self.poller()

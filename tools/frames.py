@@ -41,7 +41,7 @@ EXC_STACK_WORDS = 3  # words of one mp_exc_stack_t: handler, val_sp, prev_exc (p
 FLAG_GENERATOR = 0x01  # MP_SCOPE_FLAG_GENERATOR (py/runtime0.h:35)
 
 # The core, the framing and the adapters of the MicroPython ports (CPython's has no such frames).
-DEFAULT_FILES = ["lib/uasyncore.py", "lib/uasynchat.py", "ports/unix/uasyncore_port.py",
+DEFAULT_FILES = ["lib/uasyncore.py", "lib/uasynchat.py", "lib/uasyncore_dgram.py", "lib/uasyncore_dns.py", "ports/unix/uasyncore_port.py",
                  "ports/esp32/uasyncore_port.py", "ports/rp2/uasyncore_port.py"]
 
 

@@ -26,6 +26,7 @@ ENFILE = errno.ENFILE
 ENOBUFS = errno.ENOBUFS
 ENOMEM = errno.ENOMEM
 ETIMEDOUT = errno.ETIMEDOUT
+EMSGSIZE = errno.EMSGSIZE
 errorcode = errno.errorcode
 
 ##### poll flags: select.poll's numbers, which epoll shares
@@ -98,6 +99,44 @@ def connect_ex(sock, addr):
 # The socket's pending error (SO_ERROR), 0 when none.
 def sock_error(sock):
     return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+
+
+##### datagrams and name resolution (uasyncore_dgram, uasyncore_dns)
+
+
+# sendto() of data to addr (as sockaddr() gives it): the count; OSError(EAGAIN) when it would block.
+def sendto(sock, data, addr):
+    return sock.sendto(data, addr)
+
+
+EMPTY_DATAGRAM_CLOSES = False  # an empty datagram is read as one, and the socket reads on
+# multicast socket options (IPPROTO_IP level), None where the port has none
+IPPROTO_IP = getattr(socket, "IPPROTO_IP", 0)
+IP_ADD_MEMBERSHIP = getattr(socket, "IP_ADD_MEMBERSHIP", None)
+IP_DROP_MEMBERSHIP = getattr(socket, "IP_DROP_MEMBERSHIP", None)
+IP_MULTICAST_IF = getattr(socket, "IP_MULTICAST_IF", None)
+IP_MULTICAST_TTL = getattr(socket, "IP_MULTICAST_TTL", None)
+SO_BROADCAST = socket.SO_BROADCAST
+HOSTS_FILE = "/etc/hosts"  # names answered without a query (None: the port has no such file)
+
+
+# The DNS servers the host uses: /etc/resolv.conf's nameserver lines.
+def dns_servers():
+    return resolv_conf("/etc/resolv.conf")
+
+
+# The nameserver addresses a resolv.conf lists ([] when it is missing).
+def resolv_conf(path):
+    servers = []
+    try:
+        with open(path) as f:
+            for line in f:
+                words = line.split()
+                if len(words) > 1 and words[0] == "nameserver":
+                    servers.append(words[1].partition("%")[0])  # an IPv6 zone cannot be sent to from here
+    except OSError:
+        pass
+    return servers
 
 
 # Text for an errno.

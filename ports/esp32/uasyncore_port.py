@@ -1,6 +1,7 @@
 # uasyncore_port for ESP32 boards (MicroPython's esp32 port, ESP-IDF lwIP sockets): the facts the core needs.
 #
-# Resolve host names before the loop runs: sockaddr() looks a name up with getaddrinfo, which blocks on DNS.
+# connect() looks host names up without blocking (uasyncore_dns); sockaddr() still looks a name up with the
+# firmware's getaddrinfo, which blocks on DNS (bind() with a name, uasyncore_dns.BLOCKING).
 #
 # Assembled by tools/ports.py from ports/micropython/common.py, ports/micropython/esp32.py, ports/micropython/lwip.py: edit those, then `make ports`.
 import gc
@@ -57,6 +58,14 @@ def strerror(err):
     return errorcode.get(err) or "Unknown error %s" % err
 
 
+##### datagrams (uasyncore_dgram): multicast options at the IPPROTO_IP level, None where the port has none
+
+IPPROTO_IP = 0  # lwIP's and Linux's; the unix port's socket module lacks the name
+IP_ADD_MEMBERSHIP = getattr(socket, "IP_ADD_MEMBERSHIP", None)
+IP_DROP_MEMBERSHIP = getattr(socket, "IP_DROP_MEMBERSHIP", None)
+SO_BROADCAST = getattr(socket, "SO_BROADCAST", 32)  # lwIP's number, where the firmware's module lacks the name
+
+
 ##### clock: MicroPython's wrapping millisecond ticks
 
 ticks_ms = time.ticks_ms
@@ -103,6 +112,7 @@ ENOMEM = 12
 ETIMEDOUT = 116
 EHOSTUNREACH = 118
 EADDRINUSE = 112
+EMSGSIZE = 122
 
 ##### budget and memory
 
@@ -166,6 +176,27 @@ def sock_error(sock):
     return 0
 
 
+##### datagrams (uasyncore_dgram)
+
+
+# sendto() of data to addr: the count. modsocket.c raises ETIMEDOUT for a non-blocking send that would
+# block, and for an empty datagram too, which lwIP did send (a count of 0 reads there as no progress).
+def sendto(sock, data, addr):
+    try:
+        return sock.sendto(data, addr)
+    except OSError as err:
+        if err.args[0] != ETIMEDOUT:
+            raise
+        if not data:
+            return 0
+        raise OSError(EAGAIN, "EAGAIN")
+
+
+# A read of 0 bytes marks an ESP32 socket as closed by its peer, and every later read returns b"" without
+# reading: after an empty datagram the channel takes a fresh socket (micropython-lib#736).
+EMPTY_DATAGRAM_CLOSES = True
+
+
 # This port reports a socket error only as POLLHUP, and only to a poll that asks for it: the Poller
 # asks for it always, so the core's connect rule sees the failure.
 ALWAYS_POLLED = POLLHUP
@@ -191,6 +222,7 @@ errorcode = {
     ETIMEDOUT: "ETIMEDOUT",
     EHOSTUNREACH: "EHOSTUNREACH",
     EADDRINUSE: "EADDRINUSE",
+    EMSGSIZE: "EMSGSIZE",
 }
 
 
@@ -218,6 +250,29 @@ def recv_into(sock, buf, n):
 
 
 recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
+
+
+##### name resolution (uasyncore_dns)
+
+HOSTS_FILE = None  # no hosts file on a board
+IP_MULTICAST_IF = None  # the firmware's setsockopt() takes neither
+IP_MULTICAST_TTL = None
+
+
+# The DNS server the board's network gave it (DHCP, or set with network.ipconfig), [] until it has one.
+def dns_servers():
+    try:
+        import network
+    except ImportError:
+        return []
+    try:
+        server = network.ipconfig("dns")  # MicroPython 1.24 and later
+    except (AttributeError, OSError, TypeError, ValueError):
+        try:
+            server = network.WLAN(network.STA_IF).ifconfig()[3]
+        except (AttributeError, OSError, TypeError, ValueError, IndexError):
+            return []
+    return [server] if server and server != "0.0.0.0" else []
 
 
 ##### the poller

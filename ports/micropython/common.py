@@ -3,6 +3,7 @@
 import gc
 import io
 import select
+import socket
 import sys
 import time
 
@@ -51,6 +52,14 @@ def connect_ex(sock, addr):
 # Text for an errno.
 def strerror(err):
     return errorcode.get(err) or "Unknown error %s" % err
+
+
+##### datagrams (uasyncore_dgram): multicast options at the IPPROTO_IP level, None where the port has none
+
+IPPROTO_IP = 0  # lwIP's and Linux's; the unix port's socket module lacks the name
+IP_ADD_MEMBERSHIP = getattr(socket, "IP_ADD_MEMBERSHIP", None)
+IP_DROP_MEMBERSHIP = getattr(socket, "IP_DROP_MEMBERSHIP", None)
+SO_BROADCAST = getattr(socket, "SO_BROADCAST", 32)  # lwIP's number, where the firmware's module lacks the name
 
 
 ##### clock: MicroPython's wrapping millisecond ticks

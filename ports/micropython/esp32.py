@@ -1,6 +1,7 @@
 # uasyncore_port for ESP32 boards (MicroPython's esp32 port, ESP-IDF lwIP sockets): the facts the core needs.
 #
-# Resolve host names before the loop runs: sockaddr() looks a name up with getaddrinfo, which blocks on DNS.
+# connect() looks host names up without blocking (uasyncore_dns); sockaddr() still looks a name up with the
+# firmware's getaddrinfo, which blocks on DNS (bind() with a name, uasyncore_dns.BLOCKING).
 import socket
 import sys
 
@@ -26,6 +27,7 @@ ENOMEM = 12
 ETIMEDOUT = 116
 EHOSTUNREACH = 118
 EADDRINUSE = 112
+EMSGSIZE = 122
 
 ##### budget and memory
 
@@ -87,6 +89,27 @@ def sock_error(sock):
         # lwIP reports the reset that refuses a connect as ECONNRESET
         return ECONNREFUSED if err == ECONNRESET else err
     return 0
+
+
+##### datagrams (uasyncore_dgram)
+
+
+# sendto() of data to addr: the count. modsocket.c raises ETIMEDOUT for a non-blocking send that would
+# block, and for an empty datagram too, which lwIP did send (a count of 0 reads there as no progress).
+def sendto(sock, data, addr):
+    try:
+        return sock.sendto(data, addr)
+    except OSError as err:
+        if err.args[0] != ETIMEDOUT:
+            raise
+        if not data:
+            return 0
+        raise OSError(EAGAIN, "EAGAIN")
+
+
+# A read of 0 bytes marks an ESP32 socket as closed by its peer, and every later read returns b"" without
+# reading: after an empty datagram the channel takes a fresh socket (micropython-lib#736).
+EMPTY_DATAGRAM_CLOSES = True
 
 
 # This port reports a socket error only as POLLHUP, and only to a poll that asks for it: the Poller

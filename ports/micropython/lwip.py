@@ -22,6 +22,7 @@ errorcode = {
     ETIMEDOUT: "ETIMEDOUT",
     EHOSTUNREACH: "EHOSTUNREACH",
     EADDRINUSE: "EADDRINUSE",
+    EMSGSIZE: "EMSGSIZE",
 }
 
 
@@ -49,6 +50,29 @@ def recv_into(sock, buf, n):
 
 
 recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
+
+
+##### name resolution (uasyncore_dns)
+
+HOSTS_FILE = None  # no hosts file on a board
+IP_MULTICAST_IF = None  # the firmware's setsockopt() takes neither
+IP_MULTICAST_TTL = None
+
+
+# The DNS server the board's network gave it (DHCP, or set with network.ipconfig), [] until it has one.
+def dns_servers():
+    try:
+        import network
+    except ImportError:
+        return []
+    try:
+        server = network.ipconfig("dns")  # MicroPython 1.24 and later
+    except (AttributeError, OSError, TypeError, ValueError):
+        try:
+            server = network.WLAN(network.STA_IF).ifconfig()[3]
+        except (AttributeError, OSError, TypeError, ValueError, IndexError):
+            return []
+    return [server] if server and server != "0.0.0.0" else []
 
 
 ##### the poller

@@ -1,6 +1,7 @@
 # uasyncore_port for Raspberry Pi Pico W (MicroPython's rp2 port, lwIP raw API in extmod/modlwip.c).
 #
-# Resolve host names before the loop runs: sockaddr() looks a name up with getaddrinfo, which blocks on DNS.
+# connect() looks host names up without blocking (uasyncore_dns); sockaddr() still looks a name up with the
+# firmware's getaddrinfo, which blocks on DNS (bind() with a name, uasyncore_dns.BLOCKING).
 import socket
 
 ##### errno numbers: MicroPython's own (py/mperrno.h, Linux's numbers), which OSError carries here:
@@ -26,6 +27,7 @@ ENOMEM = 12
 ETIMEDOUT = 110
 EHOSTUNREACH = 113
 EADDRINUSE = 98
+EMSGSIZE = 90  # not in MicroPython's table either; Linux's number
 
 ##### budget and memory
 
@@ -67,6 +69,23 @@ def sock_error(sock):
         # lwIP reports the reset that refuses a connect as ECONNRESET
         return ECONNREFUSED if err == ECONNRESET else err
     return 0
+
+
+# sendto() of data to addr: the count. lwIP cuts a datagram over 0xffff bytes without a word, so a
+# longer one is refused as CPython refuses it; and lwIP answers ENOMEM while it has no buffer for one
+# (poll calls the socket writable all the while): that is a send that would block.
+def sendto(sock, data, addr):
+    if len(data) > 65507:
+        raise OSError(EMSGSIZE, "EMSGSIZE")
+    try:
+        return sock.sendto(data, addr)
+    except OSError as err:
+        if err.args[0] == ENOMEM:
+            raise OSError(EAGAIN, "EAGAIN")
+        raise
+
+
+EMPTY_DATAGRAM_CLOSES = False  # an empty datagram is read as one (at most 4 wait; more are dropped)
 
 
 ALWAYS_POLLED = 0  # errors poll as POLLERR or POLLHUP whatever was asked for

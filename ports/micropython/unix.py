@@ -24,6 +24,7 @@ ENFILE = 23
 ENOBUFS = errno.ENOBUFS
 ENOMEM = errno.ENOMEM
 ETIMEDOUT = errno.ETIMEDOUT
+EMSGSIZE = 90
 errorcode = errno.errorcode
 
 MAX_CONNECTIONS = None  # the unix port is a host runtime, like CPython: no cap (boards set theirs)
@@ -81,6 +82,39 @@ def sock_error(sock):
     except OSError as err:
         return 0 if err.errno == EAGAIN else err.errno
     return 0
+
+
+##### datagrams and name resolution (uasyncore_dgram, uasyncore_dns)
+
+
+# sendto() of data to addr (a packed sockaddr, from sockaddr()): the count; OSError(EAGAIN) when it would block.
+def sendto(sock, data, addr):
+    return sock.sendto(data, addr)
+
+
+EMPTY_DATAGRAM_CLOSES = False  # an empty datagram is read as one, and the socket reads on
+IP_MULTICAST_IF = 32  # Linux's numbers: the socket module has no names for them
+IP_MULTICAST_TTL = 33
+HOSTS_FILE = "/etc/hosts"  # names answered without a query
+
+
+# The DNS servers the host uses: /etc/resolv.conf's nameserver lines.
+def dns_servers():
+    return resolv_conf("/etc/resolv.conf")
+
+
+# The nameserver addresses a resolv.conf lists ([] when it is missing).
+def resolv_conf(path):
+    servers = []
+    try:
+        with open(path) as f:
+            for line in f:
+                words = line.split()
+                if len(words) > 1 and words[0] == "nameserver":
+                    servers.append(words[1].partition("%")[0])  # an IPv6 zone cannot be sent to from here
+    except OSError:
+        pass
+    return servers
 
 
 ##### the poller

@@ -1,6 +1,7 @@
 # uasyncore_port for Raspberry Pi Pico W (MicroPython's rp2 port, lwIP raw API in extmod/modlwip.c).
 #
-# Resolve host names before the loop runs: sockaddr() looks a name up with getaddrinfo, which blocks on DNS.
+# connect() looks host names up without blocking (uasyncore_dns); sockaddr() still looks a name up with the
+# firmware's getaddrinfo, which blocks on DNS (bind() with a name, uasyncore_dns.BLOCKING).
 #
 # Assembled by tools/ports.py from ports/micropython/common.py, ports/micropython/rp2.py, ports/micropython/lwip.py: edit those, then `make ports`.
 import gc
@@ -57,6 +58,14 @@ def strerror(err):
     return errorcode.get(err) or "Unknown error %s" % err
 
 
+##### datagrams (uasyncore_dgram): multicast options at the IPPROTO_IP level, None where the port has none
+
+IPPROTO_IP = 0  # lwIP's and Linux's; the unix port's socket module lacks the name
+IP_ADD_MEMBERSHIP = getattr(socket, "IP_ADD_MEMBERSHIP", None)
+IP_DROP_MEMBERSHIP = getattr(socket, "IP_DROP_MEMBERSHIP", None)
+SO_BROADCAST = getattr(socket, "SO_BROADCAST", 32)  # lwIP's number, where the firmware's module lacks the name
+
+
 ##### clock: MicroPython's wrapping millisecond ticks
 
 ticks_ms = time.ticks_ms
@@ -104,6 +113,7 @@ ENOMEM = 12
 ETIMEDOUT = 110
 EHOSTUNREACH = 113
 EADDRINUSE = 98
+EMSGSIZE = 90  # not in MicroPython's table either; Linux's number
 
 ##### budget and memory
 
@@ -147,6 +157,23 @@ def sock_error(sock):
     return 0
 
 
+# sendto() of data to addr: the count. lwIP cuts a datagram over 0xffff bytes without a word, so a
+# longer one is refused as CPython refuses it; and lwIP answers ENOMEM while it has no buffer for one
+# (poll calls the socket writable all the while): that is a send that would block.
+def sendto(sock, data, addr):
+    if len(data) > 65507:
+        raise OSError(EMSGSIZE, "EMSGSIZE")
+    try:
+        return sock.sendto(data, addr)
+    except OSError as err:
+        if err.args[0] == ENOMEM:
+            raise OSError(EAGAIN, "EAGAIN")
+        raise
+
+
+EMPTY_DATAGRAM_CLOSES = False  # an empty datagram is read as one (at most 4 wait; more are dropped)
+
+
 ALWAYS_POLLED = 0  # errors poll as POLLERR or POLLHUP whatever was asked for
 
 
@@ -170,6 +197,7 @@ errorcode = {
     ETIMEDOUT: "ETIMEDOUT",
     EHOSTUNREACH: "EHOSTUNREACH",
     EADDRINUSE: "EADDRINUSE",
+    EMSGSIZE: "EMSGSIZE",
 }
 
 
@@ -197,6 +225,29 @@ def recv_into(sock, buf, n):
 
 
 recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_into already is one
+
+
+##### name resolution (uasyncore_dns)
+
+HOSTS_FILE = None  # no hosts file on a board
+IP_MULTICAST_IF = None  # the firmware's setsockopt() takes neither
+IP_MULTICAST_TTL = None
+
+
+# The DNS server the board's network gave it (DHCP, or set with network.ipconfig), [] until it has one.
+def dns_servers():
+    try:
+        import network
+    except ImportError:
+        return []
+    try:
+        server = network.ipconfig("dns")  # MicroPython 1.24 and later
+    except (AttributeError, OSError, TypeError, ValueError):
+        try:
+            server = network.WLAN(network.STA_IF).ifconfig()[3]
+        except (AttributeError, OSError, TypeError, ValueError, IndexError):
+            return []
+    return [server] if server and server != "0.0.0.0" else []
 
 
 ##### the poller

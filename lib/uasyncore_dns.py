@@ -1,0 +1,425 @@
+# uasyncore_dns: host names looked up without blocking the loop. A DNS client (A and AAAA questions) on
+# a datagram channel: each question is sent again, to the next server, after RETRY seconds and then
+# twice as long each time, until TIMEOUT; answers are kept for their TTL. uasyncore loads this module
+# the first time connect() or resolve() is given a host name: a service that only uses IP addresses
+# never does. The servers are the port's (the host's /etc/resolv.conf, the board's DHCP-given one)
+# unless SERVERS names others; "localhost" and the host's /etc/hosts are answered without a question.
+import os
+import socket
+
+import uasyncore as _core
+import uasyncore_port as _port
+from uasyncore_dgram import datagram_dispatcher
+
+SERVERS = None  # DNS servers: IPv4 address strings, or (address, port); None: the port's
+TIMEOUT = 5.0  # seconds a lookup may take in all
+RETRY = 0.5  # seconds before a question is sent again, to the next server; doubled at each try
+BLOCKING = False  # True: the port's own blocking lookup instead (CPython: the C library's); it stalls the loop
+CACHE_SIZE = 16  # names whose answers are kept
+MAX_TTL = 86400  # seconds an answer is kept at most, whatever its TTL
+
+# OSError numbers of a failed lookup, getaddrinfo's (socket.gaierror's on CPython)
+EAI_NONAME = -2  # no such name, or no address of the family asked for
+EAI_AGAIN = -3  # no answer in time, or the servers failed: may work later
+EAI_FAIL = -4  # the answers could not be used, or the lookup was cancelled
+
+_A = 1
+_AAAA = 28
+_PORT = 53
+_cache = {}  # (name, family) -> (expiry tick, [ip, ...])
+_channels = []  # the _Channel of each map with lookups under way
+
+
+##### what programs call (through uasyncore.connect() and uasyncore.resolve())
+
+
+# Look host up for the loop serving map; callback(ip, error) as uasyncore.resolve() says. Answers that
+# need no question (localhost, the hosts file, the cache, BLOCKING) are given before this returns.
+def resolve(host, callback, map=None, family=0):
+    if map is None:
+        map = _core.socket_map
+    name = host.lower().rstrip(".")
+    if name == "localhost":
+        return callback("::1" if family == socket.AF_INET6 else "127.0.0.1", None)
+    if BLOCKING:
+        return _blocking(host, name, family, callback)
+    found = _from_hosts(name, family) or _cached(name, family)
+    if found:
+        return callback(found[0], None)
+    if not _valid(name):
+        return callback(None, _failure(EAI_NONAME, host, "not a valid host name"))
+    servers = _servers()
+    if not servers:
+        return callback(None, _failure(EAI_AGAIN, host, "no DNS server known (the network gave none; set uasyncore_dns.SERVERS)"))
+    channel = _channel(map)
+    lookup = channel.find(name, family)
+    if lookup is None:
+        lookup = _Lookup(channel, host, name, family, servers)
+        lookup.callbacks.append(callback)
+        lookup.start()
+    else:
+        lookup.callbacks.append(callback)
+
+
+# dispatcher.connect() given (host name, port): the channel leaves the poller while the name is looked
+# up (its socket is not connecting yet), then connects to the first address; connect_timeout counts
+# from now. A name that cannot be resolved ends in handle_error(), with the lookup's error.
+def connect(d, address):
+    sock = d.socket
+    d.connected = False
+    d.connecting = True
+    d.addr = address
+    if d.connect_timeout is not None and d._connect_timer is None:
+        d._connect_timer = _core.call_later(d.connect_timeout, d._connect_expired, map=d._map)
+    map = d._map
+    d.del_channel()
+    family = getattr(d, "family_and_type", (socket.AF_INET,))[0]
+
+    def found(ip, error):
+        if not d.connecting or d.socket is not sock or d._fileno is not None:
+            return  # closed, timed out or connecting elsewhere since
+        if error is not None and error.args[0] == EAI_FAIL and error.args[1] == _CANCELLED:
+            d.close()  # the loop's channels were closed (close_all): so is this one
+            return
+        try:
+            if error is not None:
+                raise error
+            d.set_socket(sock, map)
+            d.connect((ip,) + tuple(address[1:]))
+        except _core._reraised_exceptions:
+            raise
+        except Exception as e:  # noqa: BLE001  (whatever the connect raises is the channel's)
+            _core._error(d, e)
+
+    resolve(address[0], found, map, family if family in (socket.AF_INET, socket.AF_INET6) else 0)
+
+
+# Forget every cached answer.
+def clear_cache():
+    _cache.clear()
+
+
+##### answers without a question
+
+
+def _blocking(host, name, family, callback):
+    try:
+        ips = _getaddrinfo(name, family)
+    except OSError as e:
+        return callback(None, _failure(EAI_NONAME, host, "the port's lookup failed: %s" % (e,)))
+    if not ips:
+        return callback(None, _failure(EAI_NONAME, host, "no address"))
+    callback(ips[0], None)
+
+
+# The addresses the port's own, blocking, lookup gives name (CPython: the C library's, with nsswitch and
+# mDNS): IP strings, each once, in its order. An address given as None (ESP32's IPv6 ones) is left out.
+def _getaddrinfo(name, family):
+    ips = []
+    for info in socket.getaddrinfo(name, 0):
+        if info[4] is not None and (not family or info[0] == family):
+            ip = _port.peer_address(info[4])[0]
+            if ip not in ips:
+                ips.append(ip)
+    return ips
+
+
+# The addresses the hosts file gives name, of family (0: any).
+def _from_hosts(name, family):
+    path = _port.HOSTS_FILE
+    found = []
+    if path is None:
+        return found
+    try:
+        with open(path) as f:
+            for line in f:
+                words = line.partition("#")[0].lower().split()
+                if name in words[1:] and _of_family(words[0], family):
+                    found.append(words[0])
+    except OSError:
+        pass
+    return found
+
+
+def _of_family(ip, family):
+    if not family:
+        return True
+    return (":" in ip) == (family == socket.AF_INET6)
+
+
+def _cached(name, family):
+    entry = _cache.get((name, family))
+    if entry is None:
+        return None
+    if _port.ticks_diff(entry[0], _port.ticks_ms()) > 0:
+        return entry[1]
+    del _cache[(name, family)]
+    return None
+
+
+def _remember(name, family, ips, ttl):
+    if ttl <= 0:
+        return
+    if len(_cache) >= CACHE_SIZE:
+        now = _port.ticks_ms()
+        for key in [k for k in _cache if _port.ticks_diff(_cache[k][0], now) <= 0] or [next(iter(_cache))]:
+            del _cache[key]
+    _cache[(name, family)] = (_port.ticks_add(_port.ticks_ms(), min(ttl, MAX_TTL) * 1000), ips)
+
+
+# Whether name can be asked: dot-separated labels of 1 to 63 bytes, 253 in all.
+def _valid(name):
+    if not name or len(name) > 253:
+        return False
+    for label in name.split("."):
+        if not 0 < len(label) < 64:
+            return False
+    return True
+
+
+def _failure(code, host, why):
+    return OSError(code, "cannot resolve %r: %s" % (host, why))
+
+
+_CANCELLED = "lookup cancelled: the resolver's channel was closed"
+
+
+##### the lookups
+
+
+class _Lookup:
+    # One name, asked of the servers in turn until an answer, TIMEOUT, or every server refused.
+    def __init__(self, channel, host, name, family, servers):
+        self.channel = channel
+        self.servers = servers
+        self.host = host
+        self.name = name
+        self.family = family
+        self.qtypes = [_AAAA] if family == socket.AF_INET6 else [_A] if family == socket.AF_INET else [_A, _AAAA]
+        self.callbacks = []
+        self.problem = None  # the last unusable answer, for the error at the deadline
+        self.id = 0
+        self.query = None
+        self.tries = 0
+        self.failed = []  # servers that answered SERVFAIL or REFUSED
+        self.retry_timer = self.deadline = None
+
+    def start(self):
+        self.channel.lookups.append(self)
+        self.deadline = _core.call_later(TIMEOUT, self.expired, map=self.channel._map)
+        self.ask()
+
+    # Put the next question (a fresh id), and send it.
+    def ask(self):
+        self.id = int.from_bytes(os.urandom(2), "big")
+        self.query = _question(self.id, self.name, self.qtypes[0])
+        self.tries = 0
+        self.send()
+
+    # Send the question to the next server, and again later if no answer comes.
+    def send(self):
+        server = self.servers[self.tries % len(self.servers)]
+        delay = RETRY * (1 << self.tries) if self.tries < 16 else TIMEOUT
+        self.tries += 1
+        if self.retry_timer is not None:
+            self.retry_timer.cancel()
+        self.retry_timer = _core.call_later(delay, self.send, map=self.channel._map)
+        try:
+            self.channel.sendto(self.query, server)  # no room now: the retry sends it
+        except OSError as e:
+            self.problem = "sending to %s: %s" % (server[0], e)  # no route yet, say: the retry tries again
+
+    def expired(self):
+        self.deadline = None
+        why = "no answer within %s s" % (TIMEOUT,)
+        if self.problem:
+            why += " (%s)" % (self.problem,)
+        self.finish(None, EAI_AGAIN, why)
+
+    # What a server answered: the addresses, no such name, or a problem noted until the deadline.
+    def answered(self, msg, server):
+        try:
+            rcode, truncated, ips, ttl = _parse(msg, self.query, self.qtypes[0])
+        except (IndexError, ValueError):
+            self.problem = "a malformed answer from %s" % (server[0],)
+            return
+        if rcode == 3:
+            return self.finish(None, EAI_NONAME, "no such name (NXDOMAIN from %s)" % (server[0],))
+        if rcode:
+            self.problem = "%s from %s" % (_RCODES.get(rcode, "error %d" % rcode), server[0])
+            if server not in self.failed:
+                self.failed.append(server)
+            if len(self.failed) >= len(self.servers):
+                return self.finish(None, EAI_AGAIN if rcode == 2 else EAI_FAIL, self.problem)
+            return self.send()  # the next server, now
+        if ips:
+            _remember(self.name, self.family, ips, ttl)
+            return self.finish(ips[0], None, None)
+        if truncated:
+            return self.finish(None, EAI_FAIL, "the answer from %s was truncated (too long for UDP)" % (server[0],))
+        del self.qtypes[0]
+        if self.qtypes:
+            return self.ask()  # no IPv4 address: ask for IPv6 ones
+        self.finish(None, EAI_NONAME, "no address (the name exists, with no %s record)" % ("AAAA" if self.family == socket.AF_INET6 else "A"))
+
+    # Stop asking; tell every caller.
+    def finish(self, ip, code, why):
+        for t in (self.retry_timer, self.deadline):
+            if t is not None:
+                t.cancel()
+        self.retry_timer = self.deadline = None
+        self.channel.done(self)
+        error = None if ip is not None else _failure(code, self.host, why) if why != _CANCELLED else OSError(code, why)
+        for callback in self.callbacks:
+            try:
+                callback(ip, error)
+            except _core._reraised_exceptions:
+                raise
+            except Exception as e:  # noqa: BLE001  (a program's callback: reported, the others still called)
+                print("error: uncaptured python exception in resolve callback %r (%s:%s %s)" % (callback, type(e), e, _port.tb_entries(e)))
+
+
+_RCODES = {1: "FORMERR", 2: "SERVFAIL", 4: "NOTIMP", 5: "REFUSED"}
+
+
+# The servers to ask: (ip, port) pairs.
+def _servers():
+    servers = []
+    for server in SERVERS if SERVERS is not None else _port.dns_servers():
+        if type(server) is str:
+            server = (server, _PORT)
+        if ":" not in server[0]:  # the channel speaks IPv4
+            servers.append(tuple(server))
+    return servers
+
+
+class _Channel(datagram_dispatcher):
+    # The socket a map's lookups share while any is under way; answers are matched by id, question and server.
+    def __init__(self, map):
+        datagram_dispatcher.__init__(self, map=map)
+        self.lookups = []
+        self.create_socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def find(self, name, family):
+        for lookup in self.lookups:
+            if lookup.name == name and lookup.family == family:
+                return lookup
+        return None
+
+    def handle_datagram(self, data, addr):
+        if len(data) < 2:
+            return
+        qid = data[0] << 8 | data[1]
+        for lookup in self.lookups:
+            if lookup.id == qid and addr in lookup.servers:
+                lookup.answered(data, addr)
+                return
+        for lookup in self.lookups:  # an answer to nothing asked (late, or forged): ignored, and noted
+            if addr in lookup.servers:
+                lookup.problem = "an answer with an id never asked, from %s" % (addr[0],)
+
+    def done(self, lookup):
+        if lookup in self.lookups:
+            self.lookups.remove(lookup)
+        if not self.lookups and self._fileno is not None:
+            self.close()
+
+    def close(self):
+        if self in _channels:
+            _channels.remove(self)
+        datagram_dispatcher.close(self)
+        lookups, self.lookups = self.lookups, []
+        for lookup in lookups:
+            lookup.finish(None, EAI_FAIL, _CANCELLED)
+
+    # A socket error (ICMP from a server that is not there): the retries go on, to the next server.
+    def handle_error(self):
+        e = _core.handled_error()
+        if isinstance(e, OSError):
+            self.log_info("resolver: %r" % (e,), "warning")
+        else:
+            datagram_dispatcher.handle_error(self)
+
+
+# The channel that serves map's lookups, opened when the first one starts.
+def _channel(map):
+    for channel in _channels:
+        if channel._map is map:
+            return channel
+    channel = _Channel(map)
+    _channels.append(channel)
+    return channel
+
+
+##### the DNS messages (RFC 1035)
+
+
+# A query for name's records of qtype, recursion desired.
+def _question(qid, name, qtype):
+    msg = bytearray([qid >> 8, qid & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+    for label in name.split("."):
+        label = label.encode()
+        msg.append(len(label))
+        msg.extend(label)
+    msg.extend(bytes([0, 0, qtype, 0, 1]))
+    return bytes(msg)
+
+
+# (rcode, truncated, [ip, ...], smallest TTL) of an answer to query; IndexError or ValueError when it
+# is malformed or answers another question.
+def _parse(msg, query, qtype):
+    end = len(query)
+    if len(msg) < end or msg[2] & 0x80 == 0 or msg[4:6] != b"\x00\x01" or msg[12:end] != query[12:]:
+        raise ValueError("not an answer to this question")
+    rcode = msg[3] & 15
+    truncated = msg[2] & 2
+    count = msg[6] << 8 | msg[7]
+    ips = []
+    ttl = MAX_TTL
+    i = end
+    for _ in range(count):
+        i = _skip_name(msg, i)
+        rtype = msg[i] << 8 | msg[i + 1]
+        rclass = msg[i + 2] << 8 | msg[i + 3]
+        rttl = int.from_bytes(msg[i + 4 : i + 8], "big")
+        size = msg[i + 8] << 8 | msg[i + 9]
+        i += 10
+        rdata = msg[i : i + size]
+        if len(rdata) != size:
+            raise IndexError("record cut short")
+        i += size
+        if rtype == qtype and rclass == 1:  # IN
+            if qtype == _A and size == 4:
+                ips.append("%d.%d.%d.%d" % (rdata[0], rdata[1], rdata[2], rdata[3]))
+            elif qtype == _AAAA and size == 16:
+                ips.append(_ip6(rdata))
+            else:
+                raise ValueError("address of the wrong size")
+            ttl = min(ttl, rttl)
+    return rcode, truncated, ips, ttl
+
+
+# The index after the name at i (labels, ending in a zero or a compression pointer).
+def _skip_name(msg, i):
+    while True:
+        n = msg[i]
+        if n == 0:
+            return i + 1
+        if n & 0xC0 == 0xC0:
+            return i + 2
+        if n & 0xC0:
+            raise ValueError("bad label")
+        i += n + 1
+
+
+# An IPv6 address as text, its longest run of zero groups written "::".
+def _ip6(b):
+    groups = ["%x" % (b[i] << 8 | b[i + 1]) for i in range(0, 16, 2)]
+    best = at = run = 0
+    for i in range(8):
+        run = run + 1 if groups[i] == "0" else 0
+        if run > best:
+            best, at = run, i - run + 1
+    if best < 2:
+        return ":".join(groups)
+    return ":".join(groups[:at]) + "::" + ":".join(groups[at + best :])
