@@ -518,6 +518,7 @@ class _OpenSSL(TLSSocket):
     # when the handshake is over; decrypted bytes can wait in pending() while the socket polls quiet.
     gated = True  # the program's writes wait for the end of the handshake
     read_wants_out = False  # a read must write first (a renegotiation or a key update)
+    drain_due = False  # a pass is to hand over bytes waiting in the SSL object
 
     def begin(self, connecting):
         ch = self.channel
@@ -548,11 +549,18 @@ class _OpenSSL(TLSSocket):
 
     # While the handshake runs only its direction is polled; after it, the program's, except that a
     # held write waits for the direction it needs (a write waiting to read must not poll for writing).
+    # A program that wants to read again while decrypted bytes wait in the SSL object (it stopped
+    # reading while its output was backed up, say) would wait for a poll event that never comes: they
+    # are handed over right after this pass instead.
     def _readable(self):
         ch = self.channel
         if not self.ready:
             return self.wants & _IN
-        return self.wants & _IN or type(ch).readable(ch)
+        wants = self.wants & _IN or type(ch).readable(ch)
+        if wants and not self.drain_due and not self.closed and self.ssl.pending():
+            self.drain_due = True
+            uasyncore.call_later(0, self._drain_later, map=ch._map)
+        return wants
 
     def _writable(self):
         ch = self.channel
@@ -603,10 +611,12 @@ class _OpenSSL(TLSSocket):
     def _resume_reading(self):
         ch = self.channel
         type(ch).resume_reading(ch)
-        if self.ready and not self.closed and self.ssl.pending():
+        if self.ready and not self.closed and not self.drain_due and self.ssl.pending():
+            self.drain_due = True
             uasyncore.call_later(0, self._drain_later, map=ch._map)
 
     def _drain_later(self):
+        self.drain_due = False
         try:
             self._drain()
         except uasyncore._reraised_exceptions:

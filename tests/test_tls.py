@@ -124,6 +124,30 @@ class ReadAndFlowTest(TLSTestCase):
         self.step()
         self.assertEqual(bytes(ch.got), pattern(1000))
 
+    def test_pending_bytes_come_when_readable_says_yes_again(self):
+        # asyncore's own backpressure: readable() is False while output is backed up (the bulk peer
+        # of tests/tls_peer.py); no poll event will say that bytes wait in the SSL object
+        class Backed(Echo):
+            full = False
+
+            def readable(self):
+                return not self.full
+
+            def handle_read(self):
+                Echo.handle_read(self)
+                self.full = True
+
+        ch, s = self.start(self.openssl(), Backed)
+        self.ready(ch, s)
+        s.inbox.append(pattern(1000))
+        self.step((s, IN))
+        self.assertEqual(len(ch.got), 100)
+        ch.full = False  # its output went out
+        for _ in range(20):
+            self.step()  # no events: what waits inside the SSL object has to come without one
+            ch.full = False
+        self.assertEqual(bytes(ch.got), pattern(1000))
+
     def test_output_watermarks_pause_and_resume_the_program(self):
         ch, s = self.start(FakeMbedTLS())
         self.ready(ch, s)

@@ -75,8 +75,8 @@ MUTATIONS = [
      "        if err in _DISCONNECTED:\n            self.handle_close()\n            return nothing",
      "        if err in ():\n            self.handle_close()\n            return nothing"),
     ("a read error other than a peer gone is dropped", CORE,
-     "        if err in _DISCONNECTED:\n            self.handle_close()\n            return nothing\n        raise why",
-     "        if err in _DISCONNECTED:\n            self.handle_close()\n            return nothing\n        return nothing"),
+     "            _error(self, why)\n            return nothing\n        raise why",
+     "            _error(self, why)\n            return nothing\n        return nothing"),
     # events
     ("a hang-up with data closes before the data is read", CORE,
      "if flags & _CLOSED and not flags & _IN:", "if flags & _CLOSED:"),
@@ -92,8 +92,8 @@ MUTATIONS = [
     ("out-of-band data is taken for a socket error", CORE,
      "if _port.sock_error(self.socket) != 0:", "if _port.sock_error(self.socket) == 0:"),
     ("a read event does not complete a pending connect", CORE,
-     "            if self.connecting:\n                self.handle_connect_event()\n            self.handle_read()",
-     "            self.handle_read()"),
+     "        if not self.connected and self.connecting:\n            self.handle_connect_event()\n        self.handle_read()",
+     "        self.handle_read()"),
     ("a completed connect does not tell the poller", CORE,
      "        self.interest_changed()  # writable() may depend on connected", "        pass"),
     ("closing a socket the peer already reset raises", CORE,
@@ -111,7 +111,7 @@ MUTATIONS = [
      "        if not isinstance(e, MemoryError):\n            _event_error(obj, e)",
      "        if not isinstance(e, MemoryError):\n            raise e"),
     ("a map swapped by hand at the same size is not noticed by loop()", CORE,
-     "    p = _poller(map)\n    p.check()\n    if _FRAMES_ON_HEAP", "    p = _poller(map)\n    if _FRAMES_ON_HEAP"),
+     "    p = _poller(map)\n    p.check()\n    if _port.FRAMES_ON_HEAP", "    p = _poller(map)\n    if _port.FRAMES_ON_HEAP"),
     ("listen() ignores the port's backlog", CORE,
      "if cap is not None and num > cap:", "if False:"),
     ("a timer a week away overflows ticks_add", CORE,
@@ -186,9 +186,9 @@ MUTATIONS = [
     ("a connect after a lookup starts a second connect timer", CORE,
      "if self.connect_timeout is not None and self._connect_timer is None:", "if self.connect_timeout is not None:"),
     ("a host name taken for an IP address", CORE,
-     '        if c not in "0123456789.":\n            return False', '        if c not in "0123456789.":\n            pass'),
+     'or not host.strip("0123456789.")', 'or not host.strip("0123456789.abcdefghijklmnopqrstuvwxyz")'),
     ("an IPv6 address sent to the resolver", CORE,
-     '    if ":" in host:\n        return True  # IPv6', '    if ":" in host:\n        pass'),
+     'return type(host) is not str or ":" in host or', 'return type(host) is not str or'),
 ]
 
 
