@@ -40,6 +40,9 @@ END_TO_END = {
     "test_vboard.py",
     "test_vboard_examples.py",
     "test_wheel.py",
+    "test_tls_real.py",  # TLS with real peers and processes (test_tls.py has the layer's unit tests)
+    "test_dns_server.py",  # a real dnsmasq (test_dns.py has the resolver's unit tests)
+    "test_port_parts.py",  # runs the assembler
 }
 CORE = "lib/uasyncore.py"
 CHAT = "lib/uasynchat.py"
