@@ -652,6 +652,11 @@ class dispatcher:
     _connect_timer = None
     _resting = None  # a listener's timer while it rests after running out of descriptors
     _just_accepted = None  # a listener's socket just accepted, until handle_accept() returns
+    # what a listener's slot policy will read of an accepted channel: the bytes read in its phase
+    # (-1 between phases), and the tick the phase began (between phases: the last byte in or out)
+    phase_timeout = None  # seconds a phase of the protocol (a request's head, a line) may take; None: no phases
+    _got = 0  # a channel starts in its first phase
+    _mark = None  # not known yet: the policy starts the clock when it first sees the channel
 
     def __init__(self, sock=None, map=None):
         if map is None:
@@ -807,8 +812,11 @@ class dispatcher:
         sent = _io(_send, self.socket, data, 0)
         if sent.__class__ is not int:
             return self._io_failed(sent, 0)
-        if sent and self._idle_timer is not None:
-            self._last_io = _port.ticks_ms()
+        if sent:
+            if self._idle_timer is not None:
+                self._last_io = _port.ticks_ms()
+            if self._got < 0:
+                self._mark = _port.ticks_ms()  # between phases a byte out counts as activity too
         return sent
 
     # send() of buffer[:n] without slicing it: on MicroPython such a send allocates nothing.
@@ -816,8 +824,11 @@ class dispatcher:
         sent = _io(_port.send_part, self.socket, buffer, n)
         if sent.__class__ is not int:
             return self._io_failed(sent, 0)
-        if sent and self._idle_timer is not None:
-            self._last_io = _port.ticks_ms()
+        if sent:
+            if self._idle_timer is not None:
+                self._last_io = _port.ticks_ms()
+            if self._got < 0:
+                self._mark = _port.ticks_ms()
         return sent
 
     def recv(self, buffer_size):
@@ -826,8 +837,11 @@ class dispatcher:
             return self._io_failed(data, b"")
         if not data:
             self.handle_close()  # the peer closed its side
-        elif self._idle_timer is not None:
-            self._last_io = _port.ticks_ms()
+        else:
+            if self._idle_timer is not None:
+                self._last_io = _port.ticks_ms()
+            if self._owner is not None and self._phase_read(len(data)):
+                return b""
         return data
 
     # recv() into a buffer the caller owns (a bytearray or memoryview): the number of bytes, 0 once
@@ -841,8 +855,11 @@ class dispatcher:
             return self._io_failed(n, 0)
         if not n:
             self.handle_close()
-        elif self._idle_timer is not None:
-            self._last_io = _port.ticks_ms()
+        else:
+            if self._idle_timer is not None:
+                self._last_io = _port.ticks_ms()
+            if self._owner is not None and self._phase_read(n):
+                return 0
         return n
 
     # What a send or read gave that is not a count (or data): None or an errno saying nothing moved
@@ -979,6 +996,37 @@ class dispatcher:
             self.handle_idle()
         else:
             self._idle_timer = _schedule(now, left, None, self._idle_check, (), self._map)
+
+    ##### phases: what a listener's slot policy judges an accepted channel by
+
+    # n bytes read by an accepted channel. Without phases (phase_timeout None) it is in its first one
+    # until its first byte; with phases it is in one from its first byte until end_phase(). True when
+    # that phase is past its deadline: the bytes are dropped and handle_phase_timeout() is called.
+    def _phase_read(self, n):
+        now = _port.ticks_ms()
+        got = self._got
+        limit = self.phase_timeout
+        if limit is None:
+            if got >= 0:
+                self._got = -1
+            self._mark = now
+            return False
+        mark = self._mark
+        if got < 0 or mark is None:
+            self._got = n if got < 0 else got + n
+            self._mark = now
+            return False
+        self._got = got + n
+        if _port.ticks_diff(now, mark) < limit * 1000:
+            return False
+        self.handle_phase_timeout()
+        return True
+
+    # The protocol's phase (a request's head, a command line, a handshake) is complete: the channel is
+    # between phases, idle from now, until its next bytes begin the next one.
+    def end_phase(self):
+        self._got = -1
+        self._mark = _port.ticks_ms()
 
     # Tell the poller to ask this channel's readable()/writable() again before its next wait.
     def interest_changed(self):
@@ -1135,6 +1183,11 @@ class dispatcher:
         self.close()
 
     def handle_idle(self):
+        self.close()
+
+    # A phase went on past phase_timeout (checked when its bytes arrive; where a client waits for a
+    # slot, the listener takes this one back without asking).
+    def handle_phase_timeout(self):
         self.close()
 
 

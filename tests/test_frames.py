@@ -34,6 +34,8 @@ PER_MESSAGE = {
         "dispatcher.recv",
         "dispatcher.recv_into",
         "dispatcher._output_level",
+        "dispatcher._phase_read",
+        "dispatcher.end_phase",
         "dispatcher.interest_changed",
         "dispatcher_with_send.send",
         "dispatcher_with_send.send_from",
