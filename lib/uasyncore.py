@@ -652,11 +652,12 @@ class dispatcher:
     _connect_timer = None
     _resting = None  # a listener's timer while it rests after running out of descriptors
     _just_accepted = None  # a listener's socket just accepted, until handle_accept() returns
-    # what a listener's slot policy will read of an accepted channel: the bytes read in its phase
-    # (-1 between phases), and the tick the phase began (between phases: the last byte in or out)
+    # what a listener's slot policy (make_room()) reads of an accepted channel: the bytes read in its
+    # phase (-1 between phases), and the tick the phase began (between phases: the last byte in or out)
     phase_timeout = None  # seconds a phase of the protocol (a request's head, a line) may take; None: no phases
     _got = 0  # a channel starts in its first phase
     _mark = None  # not known yet: the policy starts the clock when it first sees the channel
+    _room_timer = None  # a listener's next make_room() while a client waits for a slot
 
     def __init__(self, sock=None, map=None):
         if map is None:
@@ -904,6 +905,9 @@ class dispatcher:
         if self._resting is not None:
             self._resting.cancel()
             self._resting = None
+        if self._room_timer is not None:
+            self._room_timer.cancel()
+            self._room_timer = None
         owner = self._owner
         if owner is not None:
             self._owner = None
@@ -997,7 +1001,7 @@ class dispatcher:
         else:
             self._idle_timer = _schedule(now, left, None, self._idle_check, (), self._map)
 
-    ##### phases: what a listener's slot policy judges an accepted channel by
+    ##### phases: what a listener's slot policy (make_room()) judges an accepted channel by
 
     # n bytes read by an accepted channel. Without phases (phase_timeout None) it is in its first one
     # until its first byte; with phases it is in one from its first byte until end_phase(). True when
@@ -1067,6 +1071,7 @@ class dispatcher:
                 if n == ACCEPT_BURST:  # a client came while no slot was free: it waits for one
                     self.clients_waiting = True
                     self.interest_changed()
+                    self._room_soon(0)
                 return  # else still polled: the next event says whether a client waits
             n -= 1
             self._just_accepted = _in_accept[1] = None
@@ -1086,6 +1091,19 @@ class dispatcher:
             if self._just_accepted is None:
                 return  # nobody else waiting
             self._just_accepted = None  # served or refused: the next one
+
+    # Ask make_room() in ms, at the end of a pass: after the connections' own events, so what a
+    # client has sent is read before it is judged.
+    def _room_soon(self, ms):
+        if self._room_timer is None:
+            self._room_timer = _schedule(_port.ticks_ms(), ms, None, self._room_check, (), self._map)
+
+    def _room_check(self):
+        self._room_timer = None
+        if self.clients_waiting and self.accepting:
+            again = self.make_room()
+            if again is not None and self.clients_waiting:
+                self._room_soon(_ms(again))
 
     # Close the connection just accepted, and the channel made of it even half-made (it leaves the map
     # and the poller and gives its slot back), then report why.
@@ -1189,6 +1207,20 @@ class dispatcher:
     # slot, the listener takes this one back without asking).
     def handle_phase_timeout(self):
         self.close()
+
+    # The listener takes this connection's slot back for a waiting client (make_room()).
+    def handle_evict(self):
+        self.close()
+
+    # Called on a listener at its budget while a client waits: free a slot (a connection's
+    # handle_evict()) and return None, or return the seconds after which to be asked again. The
+    # default policy is uasyncore_slots', loaded on first use: a service never pressed never loads it.
+    def make_room(self):
+        try:
+            import uasyncore_slots
+        except ImportError:
+            return None  # not installed: the client waits until a connection closes
+        return uasyncore_slots.make_room(self)
 
 
 class dispatcher_with_send(dispatcher):
