@@ -54,7 +54,7 @@ class CorpusTest(ControlBadInput):
 
     def test_one_byte_every_second(self):
         got = self.run_bad("trickle", [b"GET temperature, slowly"], piece=1, gap=1, eof=False)
-        self.assertEqual(got[1:], [cs.ERR_IDLE[:-2]], "a line must be done within the idle timeout")
+        self.assertEqual(got[1:], [cs.ERR_LINE_TIMEOUT[:-2]], "a line must be done within its timeout")
 
 
 if __name__ == "__main__":

@@ -78,7 +78,6 @@ PER_MESSAGE = {
         "_is_token",
     ],
     "examples/control/control_service.py": [
-        "ControlConnection.handle_read",
         "ControlConnection.collect_incoming_data",
         "ControlConnection.found_terminator",
         "ControlConnection.command",

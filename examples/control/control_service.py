@@ -9,6 +9,10 @@ from control_device import INTERVAL_MAX, INTERVAL_MIN, READINGS, Device
 
 MAX_LINE = 128  # bytes of a command line, its line end not counted; a longer line is refused and dropped
 MAX_CLIENTS = 4  # the listener's connection budget, or the port's own where that is smaller
+# clients the OS may hold waiting for a slot: a deep queue lets them wait their turn while the core
+# takes slots back from slow clients, where a full one drops their SYNs (a board's port caps it)
+BACKLOG = 32
+LINE_TIMEOUT = 10  # seconds a command line may take, from its first byte to its line end
 IDLE_TIMEOUT = 120  # seconds a connection may go without sending a line
 READ_SIZE = 256  # bytes per recv(): all the input ever held besides the current line
 
@@ -31,6 +35,7 @@ ERR_EXTRA = b"ERR 22 extra argument\r\n"
 ERR_NAME = b"ERR 23 unknown name: %s\r\n"
 ERR_VALUE = b"ERR 24 bad value: %s\r\n"
 ERR_IDLE = b"ERR 40 idle timeout: closing\r\n"
+ERR_LINE_TIMEOUT = b"ERR 41 line timeout: a line must end within %d s; closing\r\n" % LINE_TIMEOUT
 ERR_DEVICE = b"ERR 50 device error\r\n"
 
 _GET_USAGE = b"GET " + "|".join(READINGS).encode()
@@ -69,16 +74,18 @@ def small_int(word):
 
 class ControlConnection(uasynchat.async_chat):
     # One client: a banner, then a reply line for each command line; closed on QUIT or when idle.
+    # A line is the core's phase (end_phase()): past LINE_TIMEOUT it is closed, and a listener at its
+    # budget takes the slot of a slow or silent one for a waiting client (uasyncore_slots).
     ac_in_buffer_size = READ_SIZE
     out_high = 1  # a client that does not read its replies is not read either: reading pauses while one is queued...
     out_low = 0  # ... and resumes once all are sent
+    phase_timeout = LINE_TIMEOUT
 
     def __init__(self, sock, server, map=None):
         self.server = server
         self.line = b""
         self.dropping = False  # inside an over-long line: its bytes are dropped until its line end
         self.quitting = False
-        self.active = uasyncore.ticks()  # tick of the last line: its deadline (see handle_read)
         self.idle_timeout = server.idle_timeout
         self.set_terminator(b"\n")  # a \r before it is taken off the line
         uasynchat.async_chat.__init__(self, sock, map)
@@ -105,7 +112,7 @@ class ControlConnection(uasynchat.async_chat):
     def found_terminator(self):
         line = self.line
         self.line = b""
-        self.active = uasyncore.ticks()
+        self.end_phase()
         if self.dropping or self.quitting:  # nothing of this line was kept
             self.dropping = False
             return
@@ -201,18 +208,15 @@ class ControlConnection(uasynchat.async_chat):
         self.quitting = True
         return BYE
 
-    ##### the idle timeout
-
-    # The core's idle clock restarts at every byte; a trickle must not hold a slot, so a line also has a deadline.
-    def handle_read(self):
-        limit = self.idle_timeout
-        if limit is not None and uasyncore.ticks_diff(uasyncore.ticks(), self.active) >= limit * 1000:
-            self.handle_idle()
-        else:
-            uasynchat.async_chat.handle_read(self)
+    ##### the idle timeout and the line's deadline
 
     def handle_idle(self):
         self.push(ERR_IDLE)  # what the socket takes now; the close does not wait for the rest
+        self.close()
+
+    # The core's idle clock restarts at every byte; a trickle without a line end must not hold a slot.
+    def handle_phase_timeout(self):
+        self.push(ERR_LINE_TIMEOUT)
         self.close()
 
 
@@ -243,7 +247,7 @@ class ControlServer(uasyncore.dispatcher):
         self.create_socket()
         self.set_reuse_addr()
         self.bind((host, port))
-        self.listen(self.max_connections)
+        self.listen(BACKLOG)
 
     # Sample every n seconds from now on.
     def set_interval(self, n):
