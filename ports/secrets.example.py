@@ -3,3 +3,7 @@
 WIFI_SSID = "your-network"
 WIFI_PASSWORD = "your-password"
 WIFI_COUNTRY = None  # e.g. "GB": the regulatory domain, where the board needs it
+# The control example's token: a client must give it (AUTH <token>) before it may change the device.
+# Long and random, e.g. python3 -c "import secrets; print(secrets.token_urlsafe(16))". Without one
+# the control port is read-only.
+CONTROL_TOKEN = ""
