@@ -7,7 +7,10 @@
 # deadline, goes first (the longest in its phase first); else the one idle longest, once idle for
 # `slot_idle`. A response in flight counts as activity while it moves, so only a stalled one is
 # taken. A connection never seen before gets its grace from the moment the policy first sees it.
-# A listener tunes this with slot_grace, slot_min_rate and slot_idle, or overrides make_room().
+# While a connection in a phase is still within its grace (it may soon be the one to go), an idle one
+# is taken only if the service's clients simply reconnect (slot_sessions False: HTTP) and it has been
+# idle for two graces; by default connections are sessions, and taking one ends a user's session.
+# A listener tunes this with these slot_* attributes, or overrides make_room().
 import uasyncore
 
 _port = uasyncore._port
@@ -24,8 +27,10 @@ def choose(listener, now):
     grace = int(getattr(listener, "slot_grace", GRACE) * 1000)
     min_rate = getattr(listener, "slot_min_rate", MIN_RATE)
     idle = int(getattr(listener, "slot_idle", IDLE) * 1000)
+    sessions = getattr(listener, "slot_sessions", True)
     slow = stale = None
     slow_age = stale_age = -1
+    pending = False  # a connection in a phase is still within its grace
     wait = grace
     for conn in listener._map.values():
         if conn._owner is not listener:
@@ -33,12 +38,14 @@ def choose(listener, now):
         mark = conn._mark
         if mark is None:
             conn._mark = now  # first seen: its grace starts now
+            pending = True
             continue
         age = _port.ticks_diff(now, mark)
         got = conn._got
         if got >= 0:  # in a phase since `mark`, `got` bytes read in it
             if age < grace:
                 wait = min(wait, grace - age)
+                pending = True
                 continue
             limit = conn.phase_timeout
             if (limit is not None and age >= limit * 1000) or got * 1000 // age < min_rate:
@@ -56,7 +63,12 @@ def choose(listener, now):
                 wait = min(wait, enough - age)
             elif age > stale_age:
                 stale, stale_age = conn, age
-    return (slow if slow is not None else stale), max(wait, _FLOOR)
+    if slow is None and stale is not None:
+        if not pending or not sessions and stale_age >= 2 * grace:
+            slow = stale
+        elif not sessions:
+            wait = min(wait, 2 * grace - stale_age)
+    return slow, max(wait, _FLOOR)
 
 
 # The core's default make_room(): take the slot of the connection chosen, or say when to ask again.

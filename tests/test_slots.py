@@ -12,7 +12,6 @@ from support import IN, OUT, FakeSocket
 
 PEER = ("127.0.0.1", 4000)
 GRACE = uasyncore_slots.GRACE
-IDLE = uasyncore_slots.IDLE
 key = uasyncore._port.key
 
 
@@ -122,6 +121,7 @@ class SilentTest(SlotsCase):
         self.assertIn(key(waiting), self.m, "the waiting client has the slot")
 
     def test_what_a_client_sent_is_read_before_it_is_judged(self):
+        self.listener.slot_idle = 1  # once they have spoken, idle ones are not taken at once
         (a, conn_a), (b, conn_b) = self.full()
         self.client_waits()
         a.inbox.append(b"x")
@@ -144,19 +144,53 @@ class SilentTest(SlotsCase):
 
 
 class IdleTest(SlotsCase):
-    def test_the_longest_idle_goes_once_idle_for_slot_idle(self):
+    def test_the_longest_idle_goes(self):
+        self.listener.slot_idle = 0
+        a, conn_a = self.connect([b"hi"])
+        self.step((a, IN))
+        self.after(0.05)
+        b, conn_b = self.connect([b"hi"])
+        self.step((b, IN))
+        self.client_waits()
+        self.assertEqual((conn_a.evicted, conn_b.evicted), (1, 0), "slot_idle 0: at once")
+
+    def test_slot_idle_keeps_a_recent_one(self):
+        self.assertEqual(uasyncore_slots.IDLE, 1, "every port's default: a session that moved a byte within a second keeps its slot")
         a, conn_a = self.connect([b"hi"])
         self.step((a, IN))
         self.after(0.5)
         b, conn_b = self.connect([b"hi"])
         self.step((b, IN))
         self.client_waits()
-        self.run_for(IDLE - 0.5 - 0.005)
+        self.run_for(0.495)
         self.assertFalse(a.closed, "idle, but not for slot_idle yet")
         self.run_for(0.02)  # the listener asks again at least every 10 ms
         self.assertEqual((conn_a.evicted, conn_b.evicted), (1, 0), "the longest idle")
 
+    def test_an_idle_one_waits_while_a_phase_is_within_its_grace(self):
+        a, conn_a = self.connect([b"hi"])
+        self.step((a, IN))
+        self.after(1)
+        b, conn_b = self.connect()  # silent so far: it may be the one to go
+        self.client_waits()
+        self.assertFalse(a.closed or b.closed)
+        self.run_for(GRACE + 0.01)
+        self.assertEqual((conn_a.evicted, conn_b.evicted), (0, 1), "silent past its grace: before the idle one")
+
+    def test_where_clients_reconnect_an_idle_one_goes_once_idle_for_two_graces(self):
+        self.listener.slot_sessions = False  # as HTTP's keep-alive connections
+        self.listener.slot_idle = 0
+        a, conn_a = self.connect([b"hi"])
+        self.step((a, IN))
+        self.after(GRACE * 2 - 0.01)
+        b, conn_b = self.connect()  # silent so far: within its grace for a while
+        self.client_waits()
+        self.assertFalse(a.closed, "idle for less than two graces while b is judged")
+        self.after(0.01)
+        self.assertEqual((conn_a.evicted, conn_b.evicted), (1, 0), "idle for two graces: b is not waited for")
+
     def test_a_response_moving_is_not_taken(self):
+        self.listener.slot_idle = 1
         a, conn_a = self.connect([b"hi"])
         b, conn_b = self.connect([b"hi"])
         self.step((a, IN), (b, IN))
@@ -164,11 +198,12 @@ class IdleTest(SlotsCase):
         conn_a.send(b"x" * 10000)  # a response in flight, 10 bytes a pass
         self.client_waits()
         for _ in range(20):
-            self.after(IDLE / 10, (a, OUT))
+            self.after(0.1, (a, OUT))
         self.assertFalse(a.closed, "its client reads it")
         self.assertEqual(conn_b.evicted, 1, "idle for slot_idle")
 
     def test_a_response_stalled_for_a_grace_is_taken(self):
+        self.listener.slot_idle = 1
         a, conn_a = self.connect([b"hi"])
         b, conn_b = self.connect([b"hi"])
         self.step((a, IN), (b, IN))
@@ -185,7 +220,7 @@ class PhaseTest(SlotsCase):
     def test_a_slow_phase_goes_before_the_longest_idle(self):
         a, conn_a = self.connect([b"done\n"])
         self.step((a, IN))
-        self.after(IDLE * 3)  # a is idle for long
+        self.after(3)  # a is idle for long
         b, conn_b = self.connect([b"GET"])  # b's phase has begun
         self.step((b, IN))
         self.after(GRACE)

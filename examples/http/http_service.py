@@ -391,6 +391,9 @@ class HttpServer(uasyncore.dispatcher):
     # Accepts clients up to its connection budget; serve() binds and listens.
     max_connections = min(MAX_CLIENTS, uasyncore.dispatcher.max_connections or MAX_CLIENTS)
     idle_timeout = IDLE_TIMEOUT
+    # a kept-alive connection idle between requests gives its slot at once: its client reconnects
+    slot_sessions = False
+    slot_idle = 0
 
     def __init__(self, status=None, map=None):
         uasyncore.dispatcher.__init__(self, map=map)

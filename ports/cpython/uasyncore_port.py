@@ -48,7 +48,7 @@ OUT_LOW = 16384  # ... and resume
 # after the policy first saw it is taken first.
 SLOT_GRACE = 0.1  # seconds a phase (a request's head, a line), or a connection first seen, is not judged
 SLOT_MIN_RATE = 500  # bytes per second a phase past its grace must average (Apache's MinRate)
-SLOT_IDLE = 1  # seconds without a byte in or out before a connection between phases may be taken
+SLOT_IDLE = 1  # seconds a session must have been idle before its slot may be taken (a live user keeps it)
 RECV_SIZE = 262144  # bytes a recv() asks for (CPython: big reads, few passes; asyncio reads as much)
 
 # Free memory: CPython's reference counting already did.
