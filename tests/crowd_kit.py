@@ -136,6 +136,22 @@ class Trickle(Hostile):
                 self.last = now
 
 
+class Idler(Hostile):
+    # Asks once as a client should (`ask`), then holds the connection without a word more.
+    def __init__(self, port, ask):
+        self.ask = ask
+        Hostile.__init__(self, port)
+
+    def opened(self):
+        self.due = self.ask
+
+    def act(self, now):
+        if self.due:
+            n = write(self.sock, self.due)
+            if n > 0:
+                self.due = self.due[n:]
+
+
 class Resetter(Hostile):
     # Connects, and resets the connection `every` ms later, again and again (a port scan).
     every = 250
@@ -187,7 +203,7 @@ class Asker:
     # Asks `asks` times, one ask every `interval` ms, and keeps each answer's latency in ms (from the
     # moment the ask was due to its whole answer), or None when none came within `give_up` ms.
     # A subclass says what an ask is and when its answer is whole.
-    def __init__(self, port, asks=10, interval=100, give_up=3000):
+    def __init__(self, port, asks=10, interval=100, give_up=5000):
         self.port = port
         self.asks = asks
         self.interval = interval
@@ -374,6 +390,9 @@ def crowd(name, kind, port):
         return [Flood(port, flood_size())]
     if kind == "silent":
         return [Hostile(port) for _ in range(CROWD)]
+    ask = {"http": GET, "control": b"GET temp\n", "echo": b"ping\n"}[name]
+    if kind == "idle":  # a good request each, then idle: what a normal client's kept connection looks like
+        return [Idler(port, ask) for _ in range(CROWD)]
     slow = {
         "http": (b"GET / HTTP/1.1\r\nHost: device\r\n", b"X-a: b\r\n"),  # slowloris: a header every 0.5 s
         "control": (b"GET te", b"m"),  # a command line that never ends
@@ -381,12 +400,17 @@ def crowd(name, kind, port):
     }[name]
     if kind == "slow":
         return [Trickle(port, slow[0], slow[1]) for _ in range(CROWD)]
-    # mixed: slow (where the protocol has phases), silent, and port scans resetting their connections
+    # mixed: port scans resetting their connections, silent ones, slow ones (where the protocol has
+    # phases), and idle ones where connections are not sessions (http): idle sessions look like the
+    # normal client's own, which the "idle" crowd is about
+    sessions = name != "http"
     out = []
     for i in range(CROWD):
         if i % 4 == 0:
             out.append(Resetter(port))
-        elif i % 4 == 1 or slow is None:
+        elif i % 4 == 3 and not sessions:
+            out.append(Idler(port, ask))
+        elif slow is None or i % 4 == 1:
             out.append(Hostile(port))
         elif i % 4 == 2:
             out.append(Trickle(port, slow[0], slow[1]))
@@ -406,9 +430,11 @@ def asker(name, port, kept=False):
 
 
 class Scenario:
-    # Service `name` on a map of its own, with crowd `kind` (slow, silent, mixed, flood) and its normal
-    # client, stepped together between loop passes; what they did is kept as figures.
-    def __init__(self, name, kind):
+    # Service `name` on a map of its own, with crowd `kind` (slow, silent, mixed, flood; idle) and its
+    # normal client, stepped together between loop passes; what they did is kept as figures. kept:
+    # whether the normal client keeps its connection (by default only in a flood, and for the
+    # services whose clients always do).
+    def __init__(self, name, kind, kept=None):
         self.name = name
         self.kind = kind
         self.map = {}
@@ -418,12 +444,14 @@ class Scenario:
         self.heap_before = heap()
         self.fds_before = support.open_fds()
         self.asker = None
-        if kind == "flood":  # the normal client is there first, on a connection it keeps
-            self.asker = asker(name, self.port, kept=True)
+        if kept is None:
+            kept = kind == "flood"
+        if kind == "flood":  # the normal client is there first
+            self.asker = asker(name, self.port, kept)
             self.asker.step(ticks())
         self.crowd = crowd(name, kind, self.port)
         if self.asker is None:
-            self.asker = asker(name, self.port)
+            self.asker = asker(name, self.port, kept)
         self.full = False  # the crowd held every slot before the normal client asked
         self.over_budget = 0  # passes after which the service held more than its budget
         self.heap_held = self.heap_peak = self.heap_after = self.fds_after = None
