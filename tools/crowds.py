@@ -55,7 +55,7 @@ def run(name, kind):
 def main():
     names = sys.argv[1:] or list(CROWDS)
     print("crowds at %dx a budget of %d (flood: %d connections held open), on %s" % (
-        crowd_kit.CROWD // crowd_kit.BUDGET, crowd_kit.BUDGET, crowd_kit.flood_size(), sys.version.split()[0]))
+        crowd_kit.CROWD // crowd_kit.BUDGET, crowd_kit.BUDGET, crowd_kit.flood_size(), sys.version))
     for name in names:
         for kind in CROWDS[name]:
             print(run(name, kind))

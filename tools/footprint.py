@@ -32,7 +32,7 @@ TARGETS = {
     "idle echo connection": (150, False),
 }
 CORE = ("uasyncore_port", "uasyncore")  # what a plain TCP service imports
-OPTIONAL = ("uasynchat",)  # each costs nothing unless imported
+OPTIONAL = ("uasynchat", "uasyncore_slots")  # each costs nothing unless imported (the slot policy: once a listener is pressed)
 
 # Run by micropython: RAM kept after importing each group of modules in turn, "name bytes" per line.
 IMPORTS = r"""
