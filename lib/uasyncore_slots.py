@@ -5,8 +5,8 @@
 # A connection is judged by its phase (dispatcher.end_phase(), phase_timeout): one still in its
 # handshake or request past a short grace, and slower than a minimum rate or past its phase's
 # deadline, goes first (the longest in its phase first); else the one idle longest, once idle for
-# `slot_idle`. A response in flight counts as activity while it moves, so only a stalled one is
-# taken. A connection never seen before gets its grace from the moment the policy first sees it.
+# `slot_idle`. A response in flight (the channel is writable()) counts as activity while it moves,
+# so only a stalled one is taken, a grace after its last byte went out. A connection never seen before gets its grace from the moment the policy first sees it.
 # While a connection in a phase is still within its grace (it may soon be the one to go), an idle one
 # is taken only if the service's clients simply reconnect (slot_sessions False: HTTP) and it has been
 # idle for two graces; by default connections are sessions, and taking one ends a user's session.
@@ -17,7 +17,7 @@ _port = uasyncore._port
 
 GRACE = _port.SLOT_GRACE  # seconds a phase (or a connection first seen) is not judged
 MIN_RATE = _port.SLOT_MIN_RATE  # bytes per second a phase past its grace must average
-IDLE = _port.SLOT_IDLE  # seconds without a byte in or out before a connection between phases may be taken
+IDLE = _port.SLOT_IDLE  # seconds a connection between phases must have been idle to be taken
 _FLOOR = 10  # ms: the soonest the listener asks again
 
 
@@ -63,12 +63,13 @@ def choose(listener, now):
                 wait = min(wait, enough - age)
             elif age > stale_age:
                 stale, stale_age = conn, age
-    if slow is None and stale is not None:
+    victim = slow
+    if victim is None and stale is not None:
         if not pending or not sessions and stale_age >= 2 * grace:
-            slow = stale
+            victim = stale
         elif not sessions:
             wait = min(wait, 2 * grace - stale_age)
-    return slow, max(wait, _FLOOR)
+    return victim, max(wait, _FLOOR)
 
 
 # The core's default make_room(): take the slot of the connection chosen, or say when to ask again.
