@@ -210,7 +210,7 @@ class Asker:
         self.give_up = give_up
         self.latencies = []
         self.sock = None
-        self.next = ticks()
+        self.next = None  # the first ask is due when the client is first stepped
         self.asked = None  # tick of the ask under way
         self.connects = 0
 
@@ -224,6 +224,8 @@ class Asker:
     def step(self, now):
         if self.done():
             return
+        if self.next is None:
+            self.next = now
         if self.asked is None:
             if ticks_diff(now, self.next) < 0:
                 return
@@ -302,6 +304,49 @@ class HttpAsker(Asker):
             if name.lower() == b"content-length":
                 return len(body) >= int(value)
         return False
+
+
+class Polling:
+    # A client that asks every `interval` ms, whether or not its earlier asks have been answered, each
+    # on a connection of its own (a dashboard polling a device): make() gives a one-ask Asker. Only
+    # the latency of an ask answered is kept, so the heap holds what the asks under way hold.
+    def __init__(self, make, asks=10, interval=100):
+        self.make = make
+        self.asks = asks
+        self.interval = interval
+        self.latencies = []
+        self.under_way = []
+        self.started = 0
+        self.connects = 0
+        self.next = None  # the first ask is due when the client is first stepped
+
+    def done(self):
+        return len(self.latencies) >= self.asks
+
+    def within(self, ms):
+        return len([t for t in self.latencies if t is not None and t <= ms])
+
+    def step(self, now):
+        if self.next is None:
+            self.next = now
+        if self.started < self.asks and ticks_diff(now, self.next) >= 0:
+            one = self.make()
+            one.asks = 1
+            one.next = self.next
+            self.under_way.append(one)
+            self.started += 1
+            self.next = uasyncore.ticks_add(self.next, self.interval)
+        for one in self.under_way:
+            one.step(now)
+            if one.done():
+                self.latencies.append(one.latencies[0])
+                self.connects += one.connects
+                one.close()
+        self.under_way = [one for one in self.under_way if not one.done()]
+
+    def close(self):
+        for one in self.under_way:
+            one.close()
 
 
 class LineAsker(Asker):
@@ -419,11 +464,13 @@ def crowd(name, kind, port):
     return out
 
 
-# The normal client of service `name`: a new connection for each ask (http), unless `kept` says to
-# keep one, as the other services' clients always do.
+# The normal client of service `name`: polling, a new connection for each ask (http), unless `kept`
+# says to keep one, as the other services' clients always do.
 def asker(name, port, kept=False):
     if name == "http":
-        return HttpAsker(port, fresh=not kept)
+        if kept:
+            return HttpAsker(port, fresh=False)
+        return Polling(lambda: HttpAsker(port, fresh=True))
     if name == "control":
         return LineAsker(port, b"GET temp\n", greeting=True)
     return LineAsker(port, b"ping\n")

@@ -146,13 +146,14 @@ class SilentTest(SlotsCase):
 class IdleTest(SlotsCase):
     def test_the_longest_idle_goes(self):
         self.listener.slot_idle = 0
-        a, conn_a = self.connect([b"hi"])
-        self.step((a, IN))
-        self.after(0.05)
-        b, conn_b = self.connect([b"hi"])
+        (a, conn_a), (b, conn_b) = self.full()
+        b.inbox.append(b"hi")
         self.step((b, IN))
+        self.after(0.05)
+        a.inbox.append(b"hi")
+        self.step((a, IN))
         self.client_waits()
-        self.assertEqual((conn_a.evicted, conn_b.evicted), (1, 0), "slot_idle 0: at once")
+        self.assertEqual((conn_a.evicted, conn_b.evicted), (0, 1), "slot_idle 0: the longest idle, at once")
 
     def test_slot_idle_keeps_a_recent_one(self):
         self.assertEqual(uasyncore_slots.IDLE, 1, "every port's default: a session that moved a byte within a second keeps its slot")
