@@ -14,6 +14,7 @@ metadata(version=version, description="asyncore and asynchat on a persistent pol
 
 module("uasyncore.py", base_path="lib")
 module("uasyncore_compat.py", base_path="lib")
+module("uasyncore_slots.py", base_path="lib")
 module("uasynchat.py", base_path="lib")
 module("uasyncore_tls.py", base_path="lib")
 module("uasyncore_dgram.py", base_path="lib")

@@ -608,6 +608,12 @@ class dispatcher:
     _resting = None  # a listener's timer while it rests after running out of descriptors
     _just_accepted = None  # a listener's socket just accepted, until handle_accept() returns
     _io_errors_handled = False  # True: send/recv hand a socket error to handle_error() and say nothing moved
+    # what a listener's slot policy (make_room()) reads of an accepted channel: the bytes read in its
+    # phase (-1 between phases), and the tick the phase began (between phases: the last byte in or out)
+    phase_timeout = None  # seconds a phase of the protocol (a request's head, a line) may take; None: no phases
+    _got = 0  # a channel starts in its first phase
+    _mark = None  # not known yet: the policy starts the clock when it first sees the channel
+    _room_timer = None  # a listener's next make_room() while a client waits for a slot
 
     def __init__(self, sock=None, map=None):
         if map is None:
@@ -766,8 +772,11 @@ class dispatcher:
         sent = _io(_send, self.socket, data, 0)
         if sent.__class__ is not int:
             return self._io_failed(sent, 0)
-        if sent and self._idle_timer is not None:
-            self._last_io = _port.ticks_ms()
+        if sent:
+            if self._idle_timer is not None:
+                self._last_io = _port.ticks_ms()
+            if self._got < 0:
+                self._mark = _port.ticks_ms()  # between phases a byte out counts as activity too
         return sent
 
     # send() of buffer[:n] without slicing it: on MicroPython such a send allocates nothing.
@@ -775,8 +784,11 @@ class dispatcher:
         sent = _io(_port.send_part, self.socket, buffer, n)
         if sent.__class__ is not int:
             return self._io_failed(sent, 0)
-        if sent and self._idle_timer is not None:
-            self._last_io = _port.ticks_ms()
+        if sent:
+            if self._idle_timer is not None:
+                self._last_io = _port.ticks_ms()
+            if self._got < 0:
+                self._mark = _port.ticks_ms()
         return sent
 
     def recv(self, buffer_size):
@@ -785,8 +797,11 @@ class dispatcher:
             return self._io_failed(data, b"")
         if not data:
             self.handle_close()  # the peer closed its side
-        elif self._idle_timer is not None:
-            self._last_io = _port.ticks_ms()
+        else:
+            if self._idle_timer is not None:
+                self._last_io = _port.ticks_ms()
+            if self._owner is not None and self._phase_read(len(data)):
+                return b""
         return data
 
     # recv() into a buffer the caller owns (a bytearray or memoryview): the number of bytes, 0 once
@@ -800,8 +815,11 @@ class dispatcher:
             return self._io_failed(n, 0)
         if not n:
             self.handle_close()
-        elif self._idle_timer is not None:
-            self._last_io = _port.ticks_ms()
+        else:
+            if self._idle_timer is not None:
+                self._last_io = _port.ticks_ms()
+            if self._owner is not None and self._phase_read(n):
+                return 0
         return n
 
     # What a send or read gave that is not a count (or data): None or an errno saying nothing moved
@@ -850,6 +868,9 @@ class dispatcher:
         if self._resting is not None:
             self._resting.cancel()
             self._resting = None
+        if self._room_timer is not None:
+            self._room_timer.cancel()
+            self._room_timer = None
         owner = self._owner
         if owner is not None:
             self._owner = None
@@ -942,6 +963,37 @@ class dispatcher:
         else:
             self._idle_timer = _schedule(now, left, None, self._idle_check, (), self._map)
 
+    ##### phases: what a listener's slot policy (make_room()) judges an accepted channel by
+
+    # n bytes read by an accepted channel. Without phases (phase_timeout None) it is in its first one
+    # until its first byte; with phases it is in one from its first byte until end_phase(). True when
+    # that phase is past its deadline: the bytes are dropped and handle_phase_timeout() is called.
+    def _phase_read(self, n):
+        now = _port.ticks_ms()
+        got = self._got
+        limit = self.phase_timeout
+        if limit is None:
+            if got >= 0:
+                self._got = -1
+            self._mark = now
+            return False
+        mark = self._mark
+        if got < 0 or mark is None:
+            self._got = n if got < 0 else got + n
+            self._mark = now
+            return False
+        self._got = got + n
+        if _port.ticks_diff(now, mark) < limit * 1000:
+            return False
+        self.handle_phase_timeout()
+        return True
+
+    # The protocol's phase (a request's head, a command line, a handshake) is complete: the channel is
+    # between phases, idle from now, until its next bytes begin the next one.
+    def end_phase(self):
+        self._got = -1
+        self._mark = _port.ticks_ms()
+
     # Tell the poller to ask this channel's readable()/writable() again before its next wait.
     def interest_changed(self):
         key = self._fileno
@@ -979,6 +1031,7 @@ class dispatcher:
                 if n == ACCEPT_BURST:  # a client came while no slot was free: it waits for one
                     self.clients_waiting = True
                     self.interest_changed()
+                    self._room_soon(0)
                 return  # else still polled: the next event says whether a client waits
             n -= 1
             self._just_accepted = _in_accept[1] = None
@@ -998,6 +1051,19 @@ class dispatcher:
             if self._just_accepted is None:
                 return  # nobody else waiting
             self._just_accepted = None  # served or refused: the next one
+
+    # Ask make_room() in ms, at the end of a pass: after the connections' own events, so what a
+    # client has sent is read before it is judged.
+    def _room_soon(self, ms):
+        if self._room_timer is None:
+            self._room_timer = _schedule(_port.ticks_ms(), ms, None, self._room_check, (), self._map)
+
+    def _room_check(self):
+        self._room_timer = None
+        if self.clients_waiting and self.accepting:
+            again = self.make_room()
+            if again is not None and self.clients_waiting:
+                self._room_soon(_ms(again))
 
     # Close the connection just accepted, and the channel made of it even half-made (it leaves the map
     # and the poller and gives its slot back), then report why.
@@ -1098,6 +1164,25 @@ class dispatcher:
 
     def handle_idle(self):
         self.close()
+
+    # A phase went on past phase_timeout (checked when its bytes arrive; where a client waits for a
+    # slot, the listener takes this one back without asking).
+    def handle_phase_timeout(self):
+        self.close()
+
+    # The listener takes this connection's slot back for a waiting client (make_room()).
+    def handle_evict(self):
+        self.close()
+
+    # Called on a listener at its budget while a client waits: free a slot (a connection's
+    # handle_evict()) and return None, or return the seconds after which to be asked again. The
+    # default policy is uasyncore_slots', loaded on first use: a service never pressed never loads it.
+    def make_room(self):
+        try:
+            import uasyncore_slots
+        except ImportError:
+            return None  # not installed: the client waits until a connection closes
+        return uasyncore_slots.make_room(self)
 
 
 class dispatcher_with_send(dispatcher):

@@ -12,13 +12,14 @@ try:
     import shutil
     import subprocess
 
-    from example_procs import MICROPYTHON, start_example, stop
+    from example_procs import CONTROL_TOKEN, MICROPYTHON, printed, start_example, stop
 except ImportError:
     raise unittest.SkipTest("starts processes: needs subprocess")
 
 BANNER = b"OK uasyncore control port ready; HELP lists the commands"
 TOO_LONG = b"ERR 10 line too long: at most 128 bytes, the rest of the line is dropped"
 BAD_BYTES = b"ERR 11 bad bytes: commands are printable ASCII"
+TOKEN = CONTROL_TOKEN.encode()  # what the service is started with (CONTROL_TOKEN in its environment)
 
 
 class Client:
@@ -77,12 +78,23 @@ class ControlExampleMixin:
         c = self.client()
         self.assertEqual(c.ask(b"GET uptime")[:10], b"OK uptime ")
 
-    # A client that has read the banner; closed at the end of the test.
-    def client(self):
+    # A client that has read the banner and (auth) given the token; closed at the end of the test.
+    def client(self, auth=True):
         c = Client(self.port)
         self.addCleanup(c.close)
         self.assertEqual(c.line(), BANNER)
+        if auth:
+            self.assertEqual(c.ask(b"AUTH " + TOKEN), b"OK authenticated")
         return c
+
+    ##### who may change the device (failed AUTHs: on a server of their own, below)
+
+    def test_the_token_is_never_shown(self):
+        c = self.client()
+        for line in (b"HELP", b"STATUS", b"GET temp", b"AUTH " + TOKEN + b" extra", b"AUTH " + TOKEN * 20):
+            self.assertNotIn(TOKEN, c.ask(line))
+        self.assertNotIn(CONTROL_TOKEN, self.proc.said)
+        self.assertNotIn(CONTROL_TOKEN, printed(self.proc))
 
     ##### Python sockets
 
@@ -106,7 +118,7 @@ class ControlExampleMixin:
         self.assertTrue(c.closed())
 
     def test_pipelined_with_both_line_ends(self):
-        c = self.client()
+        c = self.client()  # authenticated
         c.send(b"GET temp\nSET led off\r\n\r\n\nFROB\nGET\nSET interval 0\nQUIT\nHELP\n")
         got = c.lines(6)
         self.assertEqual(got[0][:8], b"OK temp ")
@@ -175,7 +187,7 @@ class ControlExampleMixin:
                 out = subprocess.run(
                     argv,
                     check=False,  # the replies are the point, not the tool's exit status
-                    input=b"help\r\nGET temp\nset LED on\nGET pressure\n\x00\x01\n" + b"x" * 300 + b"\nQUIT\n",
+                    input=b"help\r\nGET temp\nauth " + TOKEN + b"\nset LED on\nGET pressure\n\x00\x01\n" + b"x" * 300 + b"\nQUIT\n",
                     capture_output=True,
                     timeout=30,
                 )
@@ -186,6 +198,7 @@ class ControlExampleMixin:
                 self.assertEqual(
                     lines[3:],
                     [
+                        b"OK authenticated",
                         b"OK led on",
                         b"ERR 23 unknown name: GET temp|humidity|uptime|mem",
                         BAD_BYTES,
@@ -205,6 +218,52 @@ class MicroPythonControlTest(ControlExampleMixin, unittest.TestCase):
     runtime = MICROPYTHON
 
 
+##### strangers, on a server of their own (their failures lock 127.0.0.1 out for a while)
+
+
+class StrangerExampleTest(unittest.TestCase):
+    def check_stranger(self, runtime):
+        proc, port = start_example(runtime, "control")
+        self.addCleanup(stop, proc)
+        c = Client(port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.line(), BANNER)
+        self.assertEqual(c.ask(b"SET led on"), b"ERR 30 not authenticated: AUTH <token> first")
+        self.assertTrue(c.ask(b"STATUS").startswith(b"OK led=off "))
+        self.assertEqual(c.ask(b"AUTH " + TOKEN[:-1]), b"ERR 31 authentication failed")
+        wait = b"ERR 33 too many failed AUTH from your address: try again in "
+        self.assertTrue(c.ask(b"AUTH " + TOKEN).startswith(wait), "not tried while the address waits")
+        last = c.ask(b"AUTH guess")
+        self.assertTrue(last.startswith(wait) and last.endswith(b"; closing"), last)
+        self.assertTrue(c.closed())
+        self.assertNotIn(CONTROL_TOKEN, printed(proc))
+
+    def check_read_only(self, runtime):
+        proc, port = start_example(runtime, "control", env={"CONTROL_TOKEN": ""})
+        self.addCleanup(stop, proc)
+        self.assertIn("read-only", proc.said)
+        c = Client(port)
+        self.addCleanup(c.close)
+        self.assertEqual(c.line(), BANNER)
+        self.assertTrue(c.ask(b"SET led on").startswith(b"ERR 32 read-only: "))
+        self.assertTrue(c.ask(b"AUTH " + TOKEN).startswith(b"ERR 32 read-only: "))
+        self.assertTrue(c.ask(b"GET temp").startswith(b"OK temp "))
+
+    def test_a_stranger_on_cpython(self):
+        self.check_stranger(sys.executable)
+
+    @unittest.skipUnless(MICROPYTHON, "micropython not installed")
+    def test_a_stranger_on_micropython(self):
+        self.check_stranger(MICROPYTHON)
+
+    def test_without_a_token_on_cpython(self):
+        self.check_read_only(sys.executable)
+
+    @unittest.skipUnless(MICROPYTHON, "micropython not installed")
+    def test_without_a_token_on_micropython(self):
+        self.check_read_only(MICROPYTHON)
+
+
 ##### the connection budget, on a server of its own
 
 
@@ -217,6 +276,9 @@ class BudgetExampleTest(unittest.TestCase):
             c = Client(port)
             self.addCleanup(c.close)
             self.assertEqual(c.line(), BANNER)
+            # a command: between lines, idle for less than a second, a connection keeps its slot from
+            # a client waiting (uasyncore_slots); one that never said a word would give it up
+            self.assertEqual(c.ask(b"GET uptime")[:10], b"OK uptime ")
             first.append(c)
         extra = Client(port)  # the kernel takes it; the server does not, yet
         self.addCleanup(extra.close)

@@ -20,6 +20,7 @@ import control_service as cs  # noqa: E402
 
 _port = uasyncore._port
 PEER = (support.HOST, 40000)
+TOKEN = b"s3cret-Token_42"  # the device's token in these tests
 
 
 class FakeClock:
@@ -41,7 +42,7 @@ class ControlCase(unittest.TestCase):
         self.real_ticks = _port.ticks_ms
         _port.ticks_ms = self.clock
         self.map, self.poller = support.fake_map()
-        self.listen(cs.ControlServer(map=self.map))
+        self.listen(cs.ControlServer(map=self.map, token=TOKEN))
 
     def tearDown(self):
         uasyncore.close_all(self.map)
@@ -57,16 +58,23 @@ class ControlCase(unittest.TestCase):
     # Serve this device instead of the default one.
     def use_device(self, device):
         self.server.close()
-        self.listen(cs.ControlServer(device, map=self.map))
+        self.listen(cs.ControlServer(device, map=self.map, token=TOKEN))
 
-    # A client the listener accepts; the banner is checked and taken off what it sent.
-    def connect(self, send_plan=()):
-        sock = support.FakeSocket(send_plan=send_plan, peer=PEER)
-        self.listener.accept_plan.append((sock, PEER))
+    # A client the listener accepts; the banner is checked and taken off what it sent. auth: it gives
+    # the token first (AUTH), its reply taken off too.
+    def connect(self, send_plan=(), auth=True, peer=PEER):
+        sock = support.FakeSocket(send_plan=send_plan, peer=peer)
+        self.listener.accept_plan.append((sock, peer))
         self.server.handle_accept_event()
         conn = self.map[_port.key(sock)]
         self.assertEqual(bytes(sock.sent), cs.BANNER)
         sock.sent = bytearray()
+        if auth:
+            plan = sock.send_plan
+            sock.send_plan = []
+            self.assertEqual(self.feed(sock, b"AUTH " + TOKEN + b"\n"), [b"OK authenticated"])
+            sock.send_plan = plan
+            sock.sent = bytearray()
         return sock, conn
 
     # One loop pass in which the poller reports `flags` for sock (no events at all without sock).

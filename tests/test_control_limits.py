@@ -103,6 +103,27 @@ class IdleTest(ControlCase):
         self.step()
         self.assertTrue(sock.closed)
 
+    def test_a_line_must_end_within_the_line_timeout(self):
+        sock = self.connect()[0]
+        self.feed(sock, b"SET le")
+        self.clock.advance(cs.LINE_TIMEOUT - 0.001)
+        self.assertEqual(self.feed(sock, b"d o"), [])
+        self.assertFalse(sock.closed)
+        self.clock.advance(0.001)
+        self.assertEqual(self.feed(sock, b"n"), [cs.ERR_LINE_TIMEOUT[:-2]])
+        self.assertTrue(sock.closed)
+        self.assertFalse(self.server.device.led_on)
+        self.assertEqual(self.server.open_connections, 0)
+
+    def test_each_line_has_its_own_deadline(self):
+        sock = self.connect()[0]
+        for _ in range(3):
+            self.feed(sock, b"GET up")
+            self.clock.advance(cs.LINE_TIMEOUT - 0.001)
+            self.assertEqual(self.feed(sock, b"time\n"), [b"OK uptime %d" % (self.clock.now // 1000 - 1000)])
+            self.clock.advance(cs.LINE_TIMEOUT * 2)  # between lines there is no deadline, only the idle timeout
+        self.assertFalse(sock.closed)
+
     def test_the_server_sets_the_timeout(self):
         self.server.idle_timeout = 5
         sock = self.connect()[0]

@@ -10,7 +10,7 @@ try:
     import subprocess
     import time
 
-    from example_procs import BOARDLIKE, MICROPYTHON, NO_BOARDLIKE, ROOT, start_example, stop
+    from example_procs import BOARDLIKE, CONTROL_TOKEN, MICROPYTHON, NO_BOARDLIKE, ROOT, start_example, stop
 except ImportError:
     raise unittest.SkipTest("starts processes: needs subprocess")
 
@@ -135,12 +135,23 @@ class HttpExampleTest(unittest.TestCase):
 class ControlExampleTest(unittest.TestCase):
     # examples/control started the way its README says (tests/test_control_example.py tests it in depth).
     def check_control(self, runtime):
-        proc, port = start(self, runtime, "control")
-        got = exchange(port, b"GET temp\r\nSET led on\nFROB\nQUIT\nHELP\n")
+        proc, port = start(self, runtime, "control")  # with CONTROL_TOKEN set, as its README says
+        auth = b"AUTH " + CONTROL_TOKEN.encode()
+        got = exchange(port, b"GET temp\r\nSET led on\n" + auth + b"\nSET led on\nFROB\nQUIT\nHELP\n")
         lines = got.split(b"\r\n")
         self.assertEqual(lines[0], b"OK uasyncore control port ready; HELP lists the commands")
         self.assertTrue(lines[1].startswith(b"OK temp "), lines[1])
-        self.assertEqual(lines[2:], [b"OK led on", b"ERR 20 unknown command: HELP lists the commands", b"OK bye", b""])
+        self.assertEqual(
+            lines[2:],
+            [
+                b"ERR 30 not authenticated: AUTH <token> first",
+                b"OK authenticated",
+                b"OK led on",
+                b"ERR 20 unknown command: HELP lists the commands",
+                b"OK bye",
+                b"",
+            ],
+        )
         self.assertIsNone(proc.poll(), "the server must keep serving after clients leave")
 
     def test_control_on_cpython(self):

@@ -34,6 +34,8 @@ PER_MESSAGE = {
         "dispatcher.recv",
         "dispatcher.recv_into",
         "dispatcher._output_level",
+        "dispatcher._phase_read",
+        "dispatcher.end_phase",
         "dispatcher.interest_changed",
         "dispatcher_with_send.send",
         "dispatcher_with_send.send_from",
@@ -90,7 +92,6 @@ PER_MESSAGE = {
         "_is_token",
     ],
     "examples/control/control_service.py": [
-        "ControlConnection.handle_read",
         "ControlConnection.collect_incoming_data",
         "ControlConnection.found_terminator",
         "ControlConnection.command",

@@ -8,6 +8,7 @@ import unittest
 import support
 import uasyncore
 import uasyncore_port as _port
+import uasyncore_slots
 
 
 ##### keep-alive and connection lifetime
@@ -132,14 +133,31 @@ class LimitsTest(HttpTestCase):
         self.assertTrue(sock.closed)
         self.assertEqual(self.server.open_connections, 0)
 
-    def test_slow_request_is_closed(self):
+    def test_a_head_must_come_within_the_request_timeout(self):
         sock, conn = self.connect(b"GET / HTTP/1.1\r\n")
-        for _ in range(3):
-            self.clock.advance(http_service.IDLE_TIMEOUT / 3)
-            sock.inbox.append(b"X: 1\r\n")  # a trickle of headers does not keep it alive
-            self.run_loop()
+        self.run_loop()
+        self.clock.advance(http_service.REQUEST_TIMEOUT - 0.001)
+        sock.inbox.append(b"X: 1\r\n")  # a trickle of headers does not keep it alive
+        self.run_loop()
+        self.assertFalse(sock.closed)
+        self.clock.advance(0.001)
+        sock.inbox.append(b"X: 2\r\n")
+        self.run_loop()
         self.assertTrue(sock.closed)
         self.assertEqual(bytes(sock.sent), b"")
+        self.assertEqual(self.server.open_connections, 0)
+
+    def test_the_request_timeout_counts_from_each_requests_first_byte(self):
+        sock, conn = self.connect(GET % b"/")
+        self.run_loop()
+        self.clock.advance(http_service.REQUEST_TIMEOUT * 2)  # idle between requests: no deadline
+        sock.inbox.append(b"GET / HTTP/1.1\r\n")
+        self.run_loop()
+        self.clock.advance(http_service.REQUEST_TIMEOUT - 0.001)
+        sock.inbox.append(b"Host: d\r\n\r\n")
+        self.run_loop()
+        self.assertEqual(len(parse_responses(sock.sent)), 2)
+        self.assertFalse(sock.closed)
 
     def test_each_request_restarts_the_idle_clock(self):
         sock, conn = self.connect()
@@ -178,38 +196,47 @@ class LimitsTest(HttpTestCase):
         self.server.handle_accept_event()
         return c
 
-    def test_a_waiting_client_gets_the_slot_of_a_connection_idle_between_requests(self):
+    def test_a_waiting_client_gets_the_slot_of_a_slow_request(self):
         self.server.max_connections = 2
-        a, conn_a = self.connect(GET % b"/")
+        a, conn_a = self.connect(GET % b"/")  # served, and kept alive
         b, conn_b = self.connect(b"GET / HTTP/1.1\r\n")  # a request under way
         self.run_loop()
-        self.assertEqual(parse_responses(a.sent)[0][1]["connection"], "keep-alive", "at the budget, nobody waiting")
         c = self.client_waits()
-        self.assertTrue(a.closed, "idle between requests: its slot goes to the waiting client")
-        self.assertFalse(b.closed)
+        self.run_loop()
+        self.assertFalse(a.closed or b.closed, "within their grace")
+        self.clock.advance(uasyncore_slots.GRACE)
+        self.run_loop()
+        self.assertEqual((a.closed, b.closed), (False, True), "16 bytes of a head in a grace: too slow")
         self.assertFalse(self.server.clients_waiting)
         self.server.handle_accept_event()
         self.assertIn(_port.key(c), self.map)
 
-    def test_responses_close_while_a_client_waits_for_a_slot(self):
+    def test_a_waiting_client_gets_the_slot_of_the_connection_idle_longest(self):
         self.server.max_connections = 2
-        a, conn_a = self.connect(b"GET / HTTP/1.1\r\n")  # two requests under way: nobody idle
+        a, conn_a = self.connect(GET % b"/")
+        self.run_loop()
+        self.clock.advance(0.5)
+        b, conn_b = self.connect(GET % b"/")
+        self.run_loop()
+        self.assertEqual(parse_responses(a.sent)[0][1]["connection"], "keep-alive", "at the budget, nobody waiting")
+        c = self.client_waits()
+        self.run_loop()
+        self.assertEqual((a.closed, b.closed), (True, False), "idle between requests the longest")
+        self.server.handle_accept_event()
+        self.assertIn(_port.key(c), self.map)
+
+    def test_responses_keep_the_connection_alive_while_a_client_waits(self):
+        self.server.max_connections = 2
+        a, conn_a = self.connect(b"GET / HTTP/1.1\r\n")  # two requests under way
         b, conn_b = self.connect(b"GET / HTTP/1.1\r\n")
         self.run_loop()
-        c = self.client_waits()
+        self.client_waits()
         self.assertTrue(self.server.clients_waiting)
-        self.assertNotIn(_port.key(c), self.map)
         b.inbox.append(b"Host: d\r\n\r\n")
         self.run_loop()
-        self.assertEqual(parse_responses(b.sent)[0][1]["connection"], "close")
-        self.assertTrue(b.closed)
-        self.assertFalse(self.server.clients_waiting)
-        self.server.handle_accept_event()  # the listener, back under its budget, takes the waiting one
-        self.assertIn(_port.key(c), self.map)
-        a.inbox.append(b"Host: d\r\n\r\n")
-        self.run_loop()
-        self.assertEqual(parse_responses(a.sent)[0][1]["connection"], "keep-alive")
-        self.assertFalse(a.closed)
+        self.assertEqual(parse_responses(b.sent)[0][1]["connection"], "keep-alive", "the policy takes slots, not responses")
+        self.assertFalse(b.closed)
+        self.assertTrue(self.server.clients_waiting)
 
 
 ##### real sockets on loopback

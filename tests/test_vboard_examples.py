@@ -104,12 +104,17 @@ class ExamplesOnTheVirtualBoardTest(unittest.TestCase):
             self.assertIn('"readings"', out.stdout)
 
     def test_control(self):
+        # the token comes from the board's secrets.py, as on a real board
+        mpremote(self, self.tty, "resume", "exec", "f = open('/secrets.py', 'w')\nf.write('CONTROL_TOKEN = \"vb-token\"\\n')\nf.close()")
+        self.addCleanup(mpremote, self, self.tty, "resume", "exec", "import os\nos.remove('/secrets.py')")
         port = support.free_port()
         self.serve("control", "main(port=%d)" % port)
         with socket.create_connection((support.HOST, port), timeout=10) as s:
             f = s.makefile("rwb")
             f.readline()  # the banner
-            for line, want in ((b"GET temp", b"OK"), (b"SET led on", b"OK"), (b"FLY away", b"ERR")):
+            steps = ((b"GET temp", b"OK"), (b"SET led on", b"ERR 30"), (b"AUTH vb-token", b"OK authenticated"),
+                     (b"SET led on", b"OK led on"), (b"FLY away", b"ERR"))
+            for line, want in steps:
                 f.write(line + b"\r\n")
                 f.flush()
                 self.assertTrue(f.readline().startswith(want), line)

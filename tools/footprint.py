@@ -36,8 +36,9 @@ TARGETS = {
     "idle echo connection": (150, 150),
 }
 CORE = ("uasyncore_port", "uasyncore")  # what a plain TCP service imports
-# each costs nothing unless imported (uasyncore_dns after uasyncore_dgram, which it imports)
-OPTIONAL = ("uasynchat", "uasyncore_tls", "uasyncore_dgram", "uasyncore_dns")
+# each costs nothing unless imported (uasyncore_dns after uasyncore_dgram, which it imports; the slot
+# policy once a listener at its budget is pressed)
+OPTIONAL = ("uasynchat", "uasyncore_tls", "uasyncore_dgram", "uasyncore_dns", "uasyncore_slots")
 
 # Run by micropython: RAM kept after importing each group of modules in turn, "name bytes" per line.
 # The firmware's frozen modules stay reachable: uasyncore_tls imports ssl from there, as on a board.

@@ -30,6 +30,7 @@ END_TO_END = {
     "test_dropin.py",
     "test_dns_server.py",  # starts dnsmasq
     "test_control_example.py",
+    "test_crowds.py",  # crowds on real sockets for seconds each; test_slots.py has the policy's rules
     "test_examples.py",
     "test_frames.py",  # frame sizes, not behaviour
     "test_heap_burst.py",
@@ -46,6 +47,7 @@ END_TO_END = {
 }
 CORE = "lib/uasyncore.py"
 CHAT = "lib/uasynchat.py"
+SLOTS = "lib/uasyncore_slots.py"
 
 # (what the bug is, file, snippet, replacement): each a bug that the tests should see.
 MUTATIONS = [
@@ -128,6 +130,29 @@ MUTATIONS = [
      "                owner.clients_waiting = False  # the slot", "                pass  # the slot"),
     ("a closing channel does not give its listener slot back", CORE,
      "owner.open_connections -= 1", "owner.open_connections -= 0"),
+    # taking a slot back for a waiting client, and the phases it judges by
+    ("a listener at its budget never asks for room", CORE,
+     "                    self._room_soon(0)\n", "                    pass\n"),
+    ("make_room() is not asked again when it says", CORE,
+     "                self._room_soon(_ms(again))", "                pass"),
+    ("a phase never passes its deadline", CORE,
+     "if _port.ticks_diff(now, mark) < limit * 1000:", "if _port.ticks_diff(now, mark) < limit * 1000000:"),
+    ("end_phase() leaves the channel in its phase", CORE,
+     "    def end_phase(self):\n        self._got = -1", "    def end_phase(self):\n        self._got = 0"),
+    ("a byte out between phases is no activity", CORE,
+     "                self._mark = _port.ticks_ms()  # between phases a byte out", "                pass  # between phases a byte out"),
+    ("a channel without phases stays in its first one", CORE,
+     "            if got >= 0:\n                self._got = -1", "            if got >= 0:\n                pass"),
+    ("no grace for a phase", SLOTS,
+     "            if age < grace:", "            if age < 0:"),
+    ("a phase at the minimum rate is slow", SLOTS,
+     "got * 1000 // age < min_rate", "got * 1000 // age <= min_rate"),
+    ("a stalled response waits for slot_idle", SLOTS,
+     "enough = grace if conn.writable() else idle", "enough = idle"),
+    ("an idle session goes while a newcomer is still judged", SLOTS,
+     "        if not pending or not sessions and stale_age >= 2 * grace:", "        if True:"),
+    ("the newest idle goes first", SLOTS,
+     "            elif age > stale_age:", "            elif stale is None:"),
     # timers
     ("timers due at the same tick run latest-made first", CORE,
      "if _port.ticks_diff(timers[mid].when, t.when) > 0:", "if _port.ticks_diff(timers[mid].when, t.when) >= 0:"),

@@ -74,7 +74,9 @@ class Server:
 
     def start(self):
         with open(self.log, "w") as f:
-            self.proc = subprocess.Popen(self.argv, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            env = dict(os.environ, CONTROL_TOKEN=TOKEN.decode())  # the control example's SET needs AUTH
+            self.proc = subprocess.Popen(self.argv, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=env)
 
     def output(self):
         with open(self.log, errors="replace") as f:
@@ -280,10 +282,13 @@ CONTROL_LINES = [
 ]
 
 
+TOKEN = b"soak-token"
+
+
 class ControlClient(Client):
     def __init__(self, server, rng, now):
-        lines = []
-        replies = [cs.BANNER]
+        lines = [b"AUTH " + TOKEN + b"\n"]
+        replies = [cs.BANNER, cs.AUTHENTICATED]
         for _ in range(rng.randint(1, 200)):
             if rng.random() < 0.1:
                 n = rng.randint(1, 3600)

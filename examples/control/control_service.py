@@ -1,25 +1,33 @@
 # control_service: a line-protocol control port for a device, on uasynchat.
 #
 # One command per line (\n or \r\n), one reply line per command: "OK ..." or "ERR <code> <reason>".
-# The commands and error codes are in README.md; the device itself is control_device. The same file
-# runs on CPython, the MicroPython unix port and boards.
+# The commands and error codes are in README.md; the device itself is control_device, who may change
+# it control_auth. The same file runs on CPython, the MicroPython unix port and boards.
 import uasynchat
 import uasyncore
+from control_auth import Guesses, configured_token, same
 from control_device import INTERVAL_MAX, INTERVAL_MIN, READINGS, Device
 
 MAX_LINE = 128  # bytes of a command line, its line end not counted; a longer line is refused and dropped
 MAX_CLIENTS = 4  # the listener's connection budget, or the port's own where that is smaller
+# clients the OS may hold waiting for a slot: a deep queue lets them wait their turn while the core
+# takes slots back from slow clients, where a full one drops their SYNs (a board's port caps it)
+BACKLOG = 32
+LINE_TIMEOUT = 10  # seconds a command line may take, from its first byte to its line end
 IDLE_TIMEOUT = 120  # seconds a connection may go without sending a line
 READ_SIZE = 256  # bytes per recv(): all the input ever held besides the current line
+AUTH_TRIES = 3  # failed AUTHs after which a connection is closed
+AUTH_READS = False  # True: GET and STATUS need AUTH too (where the device has a token)
 
 ##### replies: every fixed line built once
 
 BANNER = b"OK uasyncore control port ready; HELP lists the commands\r\n"
-HELP = b"OK commands: HELP, GET temp|humidity|uptime|mem, SET led on|off, SET interval %d-%d, STATUS, QUIT\r\n" % (
-    INTERVAL_MIN,
-    INTERVAL_MAX,
+HELP = (
+    b"OK commands: HELP, GET temp|humidity|uptime|mem, SET led on|off, SET interval %d-%d, STATUS, QUIT;"
+    b" AUTH <token> before SET\r\n" % (INTERVAL_MIN, INTERVAL_MAX)
 )
 BYE = b"OK bye\r\n"
+AUTHENTICATED = b"OK authenticated\r\n"
 LED_ON = b"OK led on\r\n"
 LED_OFF = b"OK led off\r\n"
 
@@ -30,7 +38,13 @@ ERR_NO_ARG = b"ERR 21 missing argument: %s\r\n"
 ERR_EXTRA = b"ERR 22 extra argument\r\n"
 ERR_NAME = b"ERR 23 unknown name: %s\r\n"
 ERR_VALUE = b"ERR 24 bad value: %s\r\n"
+ERR_NOT_AUTHENTICATED = b"ERR 30 not authenticated: AUTH <token> first\r\n"
+ERR_AUTH = b"ERR 31 authentication failed\r\n"
+ERR_AUTH_LAST = b"ERR 31 authentication failed: closing\r\n"
+ERR_READ_ONLY = b"ERR 32 read-only: this device has no token (CONTROL_TOKEN, see README.md)\r\n"
+ERR_AUTH_WAIT = b"ERR 33 too many failed AUTH from your address: try again in %d s\r\n"
 ERR_IDLE = b"ERR 40 idle timeout: closing\r\n"
+ERR_LINE_TIMEOUT = b"ERR 41 line timeout: a line must end within %d s; closing\r\n" % LINE_TIMEOUT
 ERR_DEVICE = b"ERR 50 device error\r\n"
 
 _GET_USAGE = b"GET " + "|".join(READINGS).encode()
@@ -45,6 +59,7 @@ ERR_LED_ARG = ERR_NO_ARG % _LED_USAGE
 ERR_LED_VALUE = ERR_VALUE % _LED_USAGE
 ERR_INTERVAL_ARG = ERR_NO_ARG % _INTERVAL_USAGE
 ERR_INTERVAL_VALUE = ERR_VALUE % _INTERVAL_USAGE
+ERR_AUTH_ARG = ERR_NO_ARG % b"AUTH <token>"
 
 _CR = 13
 
@@ -69,16 +84,21 @@ def small_int(word):
 
 class ControlConnection(uasynchat.async_chat):
     # One client: a banner, then a reply line for each command line; closed on QUIT or when idle.
+    # A line is the core's phase (end_phase()): past LINE_TIMEOUT it is closed, and a listener at its
+    # budget takes the slot of a slow or silent one for a waiting client (uasyncore_slots).
     ac_in_buffer_size = READ_SIZE
     out_high = 1  # a client that does not read its replies is not read either: reading pauses while one is queued...
     out_low = 0  # ... and resumes once all are sent
+    phase_timeout = LINE_TIMEOUT
+    authenticated = False
+    auth_failures = 0  # on this connection
 
-    def __init__(self, sock, server, map=None):
+    def __init__(self, sock, server, map=None, peer=None):
         self.server = server
+        self.peer = peer  # the client's address (IP): where its failed AUTHs are counted
         self.line = b""
         self.dropping = False  # inside an over-long line: its bytes are dropped until its line end
         self.quitting = False
-        self.active = uasyncore.ticks()  # tick of the last line: its deadline (see handle_read)
         self.idle_timeout = server.idle_timeout
         self.set_terminator(b"\n")  # a \r before it is taken off the line
         uasynchat.async_chat.__init__(self, sock, map)
@@ -105,7 +125,7 @@ class ControlConnection(uasynchat.async_chat):
     def found_terminator(self):
         line = self.line
         self.line = b""
-        self.active = uasyncore.ticks()
+        self.end_phase()
         if self.dropping or self.quitting:  # nothing of this line was kept
             self.dropping = False
             return
@@ -128,7 +148,7 @@ class ControlConnection(uasynchat.async_chat):
         try:
             reply = do(self, words)
         except Exception as e:  # a failing pin costs this command, not the connection
-            self.log_info("command %r failed: %r" % (line, e), "error")
+            self.log_info("command %s failed: %r" % (words[0], e), "error")  # never the line: it may hold a token
             reply = ERR_DEVICE
         self.push(reply)
         if self.quitting:
@@ -140,6 +160,8 @@ class ControlConnection(uasynchat.async_chat):
         return ERR_EXTRA if len(words) > 1 else HELP
 
     def do_get(self, words):
+        if self.server.auth_reads and self.refused():
+            return self.refused()
         if len(words) < 2:
             return ERR_GET_ARG
         if len(words) > 2:
@@ -151,6 +173,8 @@ class ControlConnection(uasynchat.async_chat):
         return ("OK %s %s\r\n" % (name, value)).encode()
 
     def do_set(self, words):
+        if self.refused():
+            return self.refused()
         if len(words) < 2:
             return ERR_SET_ARG
         name = words[1].lower()
@@ -177,6 +201,8 @@ class ControlConnection(uasynchat.async_chat):
         return ERR_SET_NAME
 
     def do_status(self, words):
+        if self.server.auth_reads and self.refused():
+            return self.refused()
         if len(words) > 1:
             return ERR_EXTRA
         server = self.server
@@ -195,29 +221,59 @@ class ControlConnection(uasynchat.async_chat):
             )
         ).encode()
 
+    # AUTH <token>: compared only where the client's address is not waiting out earlier failures;
+    # each failure is one ERR line, and the AUTH_TRIES-th closes the connection.
+    def do_auth(self, words):
+        if len(words) < 2:
+            return ERR_AUTH_ARG
+        if len(words) > 2:
+            return ERR_EXTRA
+        server = self.server
+        if server.token is None:
+            return ERR_READ_ONLY
+        wait = server.guesses.wait(self.peer)
+        if wait:
+            reply = ERR_AUTH_WAIT % wait
+        elif same(words[1].encode(), server.token):
+            self.authenticated = True
+            server.guesses.passed(self.peer)
+            return AUTHENTICATED
+        else:
+            server.guesses.failed(self.peer)
+            reply = ERR_AUTH
+        self.auth_failures += 1
+        if self.auth_failures >= AUTH_TRIES:
+            self.quitting = True
+            return ERR_AUTH_LAST if reply is ERR_AUTH else reply[:-2] + b"; closing\r\n"
+        return reply
+
+    # The reply that refuses a command this connection may not give, or None.
+    def refused(self):
+        if self.server.token is None:
+            return ERR_READ_ONLY
+        return None if self.authenticated else ERR_NOT_AUTHENTICATED
+
     def do_quit(self, words):
         if len(words) > 1:
             return ERR_EXTRA
         self.quitting = True
         return BYE
 
-    ##### the idle timeout
-
-    # The core's idle clock restarts at every byte; a trickle must not hold a slot, so a line also has a deadline.
-    def handle_read(self):
-        limit = self.idle_timeout
-        if limit is not None and uasyncore.ticks_diff(uasyncore.ticks(), self.active) >= limit * 1000:
-            self.handle_idle()
-        else:
-            uasynchat.async_chat.handle_read(self)
+    ##### the idle timeout and the line's deadline
 
     def handle_idle(self):
         self.push(ERR_IDLE)  # what the socket takes now; the close does not wait for the rest
         self.close()
 
+    # The core's idle clock restarts at every byte; a trickle without a line end must not hold a slot.
+    def handle_phase_timeout(self):
+        self.push(ERR_LINE_TIMEOUT)
+        self.close()
+
 
 _COMMANDS = {
     "HELP": ControlConnection.do_help,
+    "AUTH": ControlConnection.do_auth,
     "GET": ControlConnection.do_get,
     "SET": ControlConnection.do_set,
     "STATUS": ControlConnection.do_status,
@@ -230,11 +286,15 @@ _COMMANDS = {
 
 class ControlServer(uasyncore.dispatcher):
     # Accepts clients up to its connection budget and samples the device every interval; serve() listens.
+    # token: the bytes AUTH must give before SET (None: no one may change the device).
     max_connections = min(MAX_CLIENTS, uasyncore.dispatcher.max_connections or MAX_CLIENTS)
     idle_timeout = IDLE_TIMEOUT
+    auth_reads = AUTH_READS
 
-    def __init__(self, device=None, map=None):
+    def __init__(self, device=None, map=None, token=None):
         uasyncore.dispatcher.__init__(self, map=map)
+        self.token = token
+        self.guesses = Guesses()
         self.device = device or Device()
         self.device.sample()
         self.sampler = uasyncore.call_every(self.device.interval, self.device.sample, map=self._map)
@@ -243,7 +303,7 @@ class ControlServer(uasyncore.dispatcher):
         self.create_socket()
         self.set_reuse_addr()
         self.bind((host, port))
-        self.listen(self.max_connections)
+        self.listen(BACKLOG)
 
     # Sample every n seconds from now on.
     def set_interval(self, n):
@@ -254,15 +314,18 @@ class ControlServer(uasyncore.dispatcher):
     # A client whose connection cannot be set up (no heap for it, gone already) is turned away by
     # the core, which closes what was made of it and keeps this listener serving (handle_accept_error).
     def handle_accepted(self, sock, addr):
-        ControlConnection(sock, self, self._map)
+        ControlConnection(sock, self, self._map, addr[0] if isinstance(addr, tuple) else addr)
 
     def close(self):
         self.sampler.cancel()
         uasyncore.dispatcher.close(self)
 
 
-# Serve until interrupted. device: a Device with the board's LED pin and sensor reader.
-def main(host="127.0.0.1", port=7070, device=None):
-    ControlServer(device).serve(host, port)
-    print("control: serving on %s:%d" % (host, port))
+# Serve until interrupted. device: a Device with the board's LED pin and sensor reader; token: what
+# AUTH must give, by default CONTROL_TOKEN (control_auth.configured_token()).
+def main(host="127.0.0.1", port=7070, device=None, token=None):
+    token = token or configured_token()
+    ControlServer(device, token=token).serve(host, port)
+    access = "SET after AUTH" if token else "read-only: no CONTROL_TOKEN set"
+    print("control: serving on %s:%d (%s)" % (host, port, access))
     uasyncore.loop()

@@ -2,6 +2,10 @@
 # plaintext or over TLS.
 import uasyncore
 
+# clients the OS may hold waiting for a slot where the port sets a budget: a deep queue lets them wait
+# their turn while the core takes slots back from silent clients (a board's port caps it)
+BACKLOG = 32
+
 
 class EchoHandler(uasyncore.dispatcher_with_send):
     # One buffer for all connections: each read is sent, or queued as a copy, before the next one.
@@ -26,7 +30,7 @@ class EchoServer(uasyncore.dispatcher):
         self.create_socket()
         self.set_reuse_addr()
         self.bind((host, port))
-        self.listen(5)
+        self.listen(BACKLOG)
 
     def handle_accepted(self, sock, addr):
         handler = EchoHandler(sock, map=self._map)

@@ -12,7 +12,11 @@ MAX_HEAD = 2048  # bytes of request line and headers together; more: 431
 MAX_HEADERS = 32  # header lines; more: 431
 MAX_BODY = 256  # body bytes a GET may carry (read and dropped); more: 413
 MAX_CLIENTS = 4  # the listener's connection budget, or the port's own where that is smaller
-IDLE_TIMEOUT = 30  # seconds a connection gets for each request, or may sit idle between requests
+# clients the OS may hold waiting for a slot: a deep queue lets them wait their turn while the core
+# takes slots back from slow clients, where a full one drops their SYNs (a board's port caps it)
+BACKLOG = 32
+REQUEST_TIMEOUT = 5  # seconds a request's line and headers may take, from their first byte
+IDLE_TIMEOUT = 30  # seconds a connection may sit idle between requests
 LINGER = 2  # seconds a connection closed on an error keeps draining input, where sockets can shut down
 
 _SHUT_WR = 1  # socket.SHUT_WR on every system that has shutdown()
@@ -145,24 +149,23 @@ class _Finish:
 
 class HttpConnection(uasynchat.async_chat):
     # One client: requests read line by line, one response in flight, keep-alive, an idle timeout.
+    # A request's head is the core's phase (end_phase()): past REQUEST_TIMEOUT it is closed, and a
+    # listener at its budget takes the slot of a slow one for a waiting client (uasyncore_slots).
     ac_in_buffer_size = 512  # bytes per recv(): small, a head rarely needs more than one
     out_high = 1  # one response in flight: reading pauses while any of it is queued...
     out_low = 0  # ... and resumes once all of it is sent
+    phase_timeout = REQUEST_TIMEOUT
+    lingered = None  # tick its last response was sent, once it drains input before closing
 
     def __init__(self, sock, server, map=None):
         self.server = server
         self.state = _LINE
         self.line = b""
         self.parked = b""  # input that follows a response still being sent
-        self.active = uasyncore.ticks()  # tick of the last request: its deadline (see handle_read)
         self.idle_timeout = server.idle_timeout
         self.reset()
         self.set_terminator(b"\n")  # bare-LF line ends are accepted too (RFC 9112, 2.2)
         uasynchat.async_chat.__init__(self, sock, map)
-
-    # Whether the client is between requests: nothing of one read, nothing of a response queued.
-    def between_requests(self):
-        return self.state == _LINE and not (self.line or self.ac_in_buffer or self.parked or self.producer_fifo)
 
     # Forget the last request: the next one starts clean.
     def reset(self):
@@ -273,6 +276,7 @@ class HttpConnection(uasynchat.async_chat):
 
     # The head is complete: answer, then expect the next request (or close).
     def end_of_head(self):
+        self.end_phase()
         if self.version == 11 and self.hosts != 1:
             self.fail(400)  # HTTP/1.1 requires exactly one Host (RFC 9112, 3.2)
             return
@@ -303,7 +307,6 @@ class HttpConnection(uasynchat.async_chat):
                 return
         else:
             data = canned(status, keep, head_only)
-        self.active = uasyncore.ticks()
         self.push(data)
         if not keep:
             self.finish(too_big)
@@ -323,12 +326,11 @@ class HttpConnection(uasynchat.async_chat):
     def keep_alive(self):
         if self.conn & 1:
             return False
-        if self.server.clients_waiting:
-            return False  # the listener is at its budget and a client waits: free this slot for it
         return self.version == 11 or bool(self.conn & 2)
 
     # Answer a request that cannot be served with an error status, then close.
     def fail(self, status):
+        self.end_phase()
         self.push(canned(status, False, self.method == b"HEAD"))
         self.finish(True)
 
@@ -354,15 +356,16 @@ class HttpConnection(uasynchat.async_chat):
         except OSError:
             self.close()
             return
-        self.active = uasyncore.ticks()
+        self.lingered = uasyncore.ticks()
         self.set_idle_timeout(LINGER)
 
-    ##### input waits while a response is queued (out_high, out_low); a request has a deadline
+    ##### input waits while a response is queued (out_high, out_low); the linger has a deadline
 
-    # The core's idle clock restarts at every byte; a trickle must not hold a slot, so a request (or the linger) also has a deadline.
+    # The core's idle clock restarts at every byte: a client that keeps sending while the connection
+    # lingers is closed LINGER seconds after its last response all the same.
     def handle_read(self):
-        limit = self.idle_timeout
-        if limit is not None and uasyncore.ticks_diff(uasyncore.ticks(), self.active) >= limit * 1000:
+        since = self.lingered
+        if since is not None and uasyncore.ticks_diff(uasyncore.ticks(), since) >= LINGER * 1000:
             self.handle_idle()
         else:
             uasynchat.async_chat.handle_read(self)
@@ -388,30 +391,22 @@ class HttpServer(uasyncore.dispatcher):
     # Accepts clients up to its connection budget; serve() binds and listens.
     max_connections = min(MAX_CLIENTS, uasyncore.dispatcher.max_connections or MAX_CLIENTS)
     idle_timeout = IDLE_TIMEOUT
+    # a kept-alive connection idle between requests gives its slot at once: its client reconnects
+    slot_sessions = False
+    slot_idle = 0
 
     def __init__(self, status=None, map=None):
         uasyncore.dispatcher.__init__(self, map=map)
         self.status = status or Status()
         self.sampler = uasyncore.call_every(UPTIME_SAMPLE, self.status.uptime, map=self._map)
 
+    # At its budget with a client waiting, the core's make_room() closes the connection that deserves
+    # its slot least (uasyncore_slots): a slow request's, else one idle between requests.
     def serve(self, host, port):
         self.create_socket()
         self.set_reuse_addr()
         self.bind((host, port))
-        self.listen(self.max_connections)
-
-    # A client waits while every slot is taken: a keep-alive connection idle between requests
-    # (the longest idle one) makes room for it; its client simply reconnects when it needs to.
-    def handle_accept_event(self):
-        uasyncore.dispatcher.handle_accept_event(self)
-        if self.clients_waiting:
-            idle = None
-            for conn in self._map.values():
-                if getattr(conn, "server", None) is self and conn.between_requests():
-                    if idle is None or uasyncore.ticks_diff(conn.active, idle.active) < 0:
-                        idle = conn
-            if idle is not None:
-                idle.close()
+        self.listen(BACKLOG)
 
     # A client whose connection cannot be set up (no heap for it, gone already) is turned away by
     # the core, which closes what was made of it and keeps this listener serving (handle_accept_error).

@@ -44,6 +44,12 @@ MAX_CONNECTIONS = None  # a listener's default budget: CPython leaves it to the 
 LISTEN_BACKLOG = None  # and what listen() asks for
 OUT_HIGH = 65536  # queued output per channel at which writers are told to pause (CPython: room to stream; raise per class for bulk)
 OUT_LOW = 16384  # ... and resume
+# The slot policy's defaults (uasyncore_slots), for a listener at its budget with a client waiting.
+# A host's clients are on loopback or a LAN: a connection that has sent nothing of its request 0.1 s
+# after the policy first saw it is taken first.
+SLOT_GRACE = 0.1  # seconds a phase (a request's head, a line), or a connection first seen, is not judged
+SLOT_MIN_RATE = 500  # bytes per second a phase past its grace must average (Apache's MinRate)
+SLOT_IDLE = 1  # seconds a session must have been idle before its slot may be taken (a live user keeps it)
 RECV_SIZE = 262144  # bytes a recv() asks for (CPython: big reads, few passes; asyncio reads as much)
 TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds a TLS handshake may take (uasyncore_tls): a host's take milliseconds
 TLS_MAX_CONNECTIONS = None  # a TLS listener's default budget: left to the program, as for plain ones

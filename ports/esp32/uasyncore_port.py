@@ -226,6 +226,13 @@ errorcode = {
 }
 
 
+# The slot policy's defaults (uasyncore_slots), for a listener at its budget with a client waiting.
+# A board's clients are on Wi-Fi (round trips up to ~100 ms) and its loop is slower than a host's.
+SLOT_GRACE = 0.5  # seconds a phase (a request's head, a line), or a connection first seen, is not judged
+SLOT_MIN_RATE = 500  # bytes per second a phase past its grace must average (Apache's MinRate)
+SLOT_IDLE = 1  # seconds a session must have been idle before its slot may be taken (a live user keeps it)
+
+
 # Whether host is "" or a dotted IPv4 address, which the socket methods take without a lookup.
 def _numeric(host):
     for c in host:

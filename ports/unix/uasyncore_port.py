@@ -119,6 +119,12 @@ TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds a TLS handshake may take (uasyncore_tls)
 # A TLS listener's default budget: none. Where mbedTLS allocates from the GC heap (a board-like build)
 # uasyncore_tls refuses a connection that would not fit; the PyPI build gives mbedTLS the C heap.
 TLS_MAX_CONNECTIONS = None
+# The slot policy's defaults (uasyncore_slots), for a listener at its budget with a client waiting.
+# A host's clients are on loopback or a LAN: a connection that has sent nothing of its request 0.1 s
+# after the policy first saw it is taken first.
+SLOT_GRACE = 0.1  # seconds a phase (a request's head, a line), or a connection first seen, is not judged
+SLOT_MIN_RATE = 500  # bytes per second a phase past its grace must average (Apache's MinRate)
+SLOT_IDLE = 1  # seconds a session must have been idle before its slot may be taken (a live user keeps it)
 # Bytes a recv() asks for: 64 KiB as on CPython with the unix port's default 2 MB heap (a host
 # runtime), 4 KiB with a board-sized one such as -X heapsize=128K (room for many connections).
 RECV_SIZE = 65536 if gc.mem_free() + gc.mem_alloc() >= 1536 * 1024 else 4096
