@@ -800,7 +800,7 @@ class dispatcher:
         else:
             if self._idle_timer is not None:
                 self._last_io = _port.ticks_ms()
-            if self._owner is not None and self._phase_read(len(data)):
+            if self._owner is not None and self._owner.max_connections is not None and self._phase_read(len(data)):
                 return b""
         return data
 
@@ -818,7 +818,8 @@ class dispatcher:
         else:
             if self._idle_timer is not None:
                 self._last_io = _port.ticks_ms()
-            if self._owner is not None and self._phase_read(n):
+            # phases count where a budget may need a slot back (make_room())
+            if self._owner is not None and self._owner.max_connections is not None and self._phase_read(n):
                 return 0
         return n
 

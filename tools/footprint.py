@@ -123,11 +123,11 @@ def main():
     out = os.path.join(ROOT, "build", "footprint")
     built = {adapter: mpybuild.build(adapter, os.path.join(out, adapter)) for adapter in mpybuild.adapters() if adapter != "cpython"}
     lib = os.path.join(out, args.adapter)
-    groups = [",".join(CORE)] + list(OPTIONAL)
-    ram = imports(runtime, lib, groups)
-    figures = {"core + adapter, .mpy": ram[",".join(CORE)]}
+    core = ",".join(CORE)
+    figures = {"core + adapter, .mpy": imports(runtime, lib, [core])[core]}
     for name in OPTIONAL:
-        figures["+ %s, .mpy" % name] = ram[name]
+        # each in a process of its own, after the core: what it adds, whatever else a program imports
+        figures["+ %s, .mpy" % name] = imports(runtime, lib, [core, name])[name]
     if board_like:
         figures["core + adapter, frozen"] = frozen(runtime)
     figures["idle echo connection"] = idle_connection(runtime, lib)
