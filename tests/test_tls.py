@@ -73,6 +73,19 @@ class WriteRetryRuleTest(TLSTestCase):
             self.assertEqual(bytes(s.wire), b"a" * 100)
             self.assertEqual(s.broken, 0)
 
+    def test_a_long_send_goes_chunk_by_chunk_while_the_ssl_object_takes_them(self):
+        chunk = uasyncore_tls.CHUNK
+        data = pattern(2 * chunk + 1000)
+        for s in (FakeMbedTLS(), self.openssl()):
+            ch, s = self.start(s, uasyncore.dispatcher)
+            self.ready(ch, s)
+            s.write_plan = [1, 1, None]  # two chunks go, the third blocks
+            self.assertEqual(ch.send(data), 2 * chunk)
+            self.assertEqual(s.longest, chunk, "no write longer than a chunk")
+            self.assertEqual(ch.send(memoryview(data)[2 * chunk :]), 1000, "the held chunk, offered again")
+            self.assertEqual(bytes(s.wire), data)
+            self.assertEqual(s.broken, 0)
+
     def test_a_reused_buffer_does_not_change_the_held_chunk(self):
         # (the OpenSSL fake refuses a retry with other bytes; mbedTLS would send its own copy anyway)
         ch, s = self.start(self.openssl())
