@@ -604,6 +604,7 @@ class _OpenSSL(TLSSocket):
             self._drain()
         if not self.closed:
             type(ch).handle_write_event(ch)
+            self._drain()  # what it sent may have made the program readable, with bytes already decrypted
 
     # Bytes decrypted but not yet read make no poll event: hand them to the program while it reads
     # (one that pauses reading gets them when it resumes).

@@ -137,6 +137,25 @@ class ReadAndFlowTest(TLSTestCase):
         self.step()
         self.assertEqual(bytes(ch.got), pattern(1000))
 
+    def test_pending_bytes_come_once_a_write_makes_the_program_readable_again(self):
+        class Backlogged(Echo):
+            # reads only while nothing waits to be sent, as tests/tls_peer.py's bulk echo does
+            def readable(self):
+                return not self._queued
+
+            def handle_read(self):
+                Echo.handle_read(self)
+                self.send(b"x")
+
+        ch, s = self.start(self.openssl(), Backlogged)
+        self.ready(ch, s)
+        s.write_plan = [None]  # the first answer blocks: the program stops reading
+        s.inbox.append(pattern(1000))
+        self.step((s, IN))
+        self.assertEqual(len(ch.got), 100)
+        self.step((s, OUT))  # the answer goes; no packet comes, the bytes wait in the SSL object
+        self.assertEqual(bytes(ch.got), pattern(1000))
+
     def test_output_watermarks_pause_and_resume_the_program(self):
         ch, s = self.start(FakeMbedTLS())
         self.ready(ch, s)
