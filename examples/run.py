@@ -1,20 +1,21 @@
 # Run an example service on the host: python3 examples/run.py NAME [--host H] [--port N]
-# [--tls-cert FILE --tls-key FILE] (or micropython examples/run.py NAME ...). Each example is
-# examples/NAME/NAME_service.py with a main(host, port) (and tls_cert, tls_key where it serves TLS);
+# [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] (or micropython examples/run.py NAME ...). Each example is
+# examples/NAME/NAME_service.py with a main(host, port) (and tls_cert, tls_key where it serves TLS;
+# tls_ca where it is a client that checks its server's certificate);
 # the suffix keeps NAME free for the stdlib (examples/http must not hide `http`).
 # On a board, main.py imports NAME_service directly.
 import os
 import sys
 import time
 
-USAGE = "usage: run.py NAME [--host HOST] [--port PORT] [--lib DIR] [--tls-cert FILE --tls-key FILE]"
+USAGE = "usage: run.py NAME [--host HOST] [--port PORT] [--lib DIR] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]"
 
 
 # NAME and the options from the command line (MicroPython has no argparse).
 def parse(argv):
     if not argv or argv[0].startswith("-"):
         raise SystemExit(USAGE)
-    opts = {"--host": "127.0.0.1", "--port": None, "--lib": None, "--tls-cert": None, "--tls-key": None}
+    opts = {"--host": "127.0.0.1", "--port": None, "--lib": None, "--tls-cert": None, "--tls-key": None, "--tls-ca": None}
     name, rest = argv[0], argv[1:]
     while rest:
         if rest[0] not in opts or len(rest) < 2:
@@ -50,6 +51,8 @@ def main():
     if opts["--tls-cert"] is not None:  # only examples that serve TLS take these
         kwargs["tls_cert"] = opts["--tls-cert"]
         kwargs["tls_key"] = opts["--tls-key"]
+    if opts["--tls-ca"] is not None:  # only clients that check a server's certificate take this
+        kwargs["tls_ca"] = opts["--tls-ca"]
     try:
         example.main(**kwargs)
     except KeyboardInterrupt:

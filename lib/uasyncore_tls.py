@@ -352,10 +352,28 @@ class TLSSocket:
         n = len(data)
         return self.write(data, n) if n else 0
 
-    # Send buf[:n], at most CHUNK bytes of it: the count, or None when nothing could go now. After
-    # None the caller offers the same bytes again (asyncore's rule, which dispatcher_with_send and
-    # async_chat follow); the SSL object gets exactly the chunk it blocked on, and the count of it.
+    # Send buf[:n] a chunk of at most CHUNK bytes at a time while the SSL object takes them: the count,
+    # or None when nothing could go now. The caller then offers the bytes not counted again (asyncore's
+    # rule, which dispatcher_with_send and async_chat follow), so a chunk that blocked after others went
+    # is held and its bytes are the next the caller offers; the retry of a held chunk counts that chunk
+    # alone. One chunk per call would cost a loop pass (on MicroPython's unix port a poll period, 1 ms)
+    # per 4 KB.
     def write(self, buf, n):
+        retry = self.held is not None
+        sent = self._write_chunk(buf, n)
+        if retry or sent is None or sent >= n:
+            return sent
+        view = memoryview(buf)
+        while sent < n and self.held is None and not self.closed:
+            more = self._write_chunk(view[sent:], n - sent)
+            if more is None:
+                break
+            sent += more
+        return sent
+
+    # Send at most CHUNK bytes of buf[:n]: the count, or None when nothing could go now; the SSL object
+    # gets exactly the chunk it blocked on again, and the count of it.
+    def _write_chunk(self, buf, n):
         held = self.held
         if held is None:
             if self.gated and not self.ready:
@@ -594,6 +612,7 @@ class _OpenSSL(TLSSocket):
             self._drain()
         if not self.closed:
             type(ch).handle_write_event(ch)
+            self._drain()  # what it sent may have made the program readable, with bytes already decrypted
 
     # Bytes decrypted but not yet read make no poll event: hand them to the program while it reads
     # (one that pauses reading gets them when it resumes).

@@ -1,6 +1,6 @@
 # Every example deployed with mpremote to the virtual board (MicroPython's unix port behind a pty: the
 # PyPI one at 128K, and the board-like 32-bit one at the ESP32's 110K) and exercised over loopback by real host clients: http.client and curl, a control session,
-# mosquitto_sub against a real Mosquitto, a TLS client of the echo example. CPython only: it starts processes.
+# mosquitto_sub against a real Mosquitto (in the clear and over TLS), a TLS client of the echo example. CPython only: it starts processes.
 import support  # noqa: I001  (first, as in every test module)
 
 import json
@@ -155,6 +155,24 @@ class ExamplesOnTheVirtualBoardTest(unittest.TestCase):
         got = subscribe(broker.port, "vb-%s/vb-%s/readings" % (tag, tag), 2)
         self.assertEqual(len(got), 2, got)
         self.assertEqual(got[0][0], "1", "readings go out at QoS 1")
+        self.assertIn("seq", json.loads(got[0][3]))
+
+    # mqtt over TLS, the broker's CA copied to the board in DER as examples/mqtt/README.md says
+    @unittest.skipUnless(MOSQUITTO and MOSQUITTO_SUB, NEEDS)
+    def test_mqtt_over_tls(self):
+        import tls_certs
+
+        if not tls_certs.OPENSSL:
+            self.skipTest("openssl is not installed")
+        c = tls_certs.certs()["server"]
+        mpremote(self, self.tty, "resume", "cp", c["cert_der"], ":/ca.der")
+        broker = Broker(self, tls=True)
+        broker.start()
+        tag = os.urandom(3).hex()
+        call = "main(port=%d, interval=0.5, prefix='vt-%s', client_id='vt-%s', tls_ca='/ca.der')" % (broker.port, tag, tag)
+        self.assertIn("over TLS", self.serve("mqtt", call))
+        got = subscribe(broker.port, "vt-%s/vt-%s/readings" % (tag, tag), 2, cafile=c["cert_pem"])
+        self.assertEqual(len(got), 2, got)
         self.assertIn("seq", json.loads(got[0][3]))
 
 

@@ -2,7 +2,9 @@
 #
 # One MqttClient is the long-lived session: packet ids, QoS 1 messages awaiting PUBACK, the queue
 # kept while offline, the timers. Each TCP connection to the broker is a _Link, made afresh for
-# every attempt, so an event from a dead connection can never touch the next one.
+# every attempt, so an event from a dead connection can never touch the next one. Given a client
+# context (uasyncore_tls.client_context), each link runs TLS under it; uasyncore_tls is imported then
+# only.
 import uasyncore
 from mqtt_packets import (
     CONNACK,
@@ -58,14 +60,15 @@ def backoff_delay(failures, base, cap, fraction):
     return d / 2 + d / 2 * fraction
 
 
-# Words for why a connection ended: an OSError's own text where it has one (a failed name lookup has
-# no errno text), else the port's words for its errno.
+# Words for why a connection ended, on one line: an OSError's own text where it has one (a failed
+# name lookup has no errno text), else the port's words for its errno. MicroPython's text for a
+# refused certificate starts each of its reasons on a new line.
 def describe(reason):
     args = reason.args if isinstance(reason, OSError) else ()
     if args and isinstance(args[0], int):
         text = args[1] if len(args) > 1 and isinstance(args[1], str) else uasyncore._strerror(args[0])
-        return "%s (errno %d)" % (text, args[0])
-    return str(reason)
+        return "%s (errno %d)" % (" ".join(text.split()), args[0])
+    return " ".join(str(reason).split())
 
 
 class _Link(uasyncore.dispatcher_with_send):
@@ -93,18 +96,26 @@ class _Link(uasyncore.dispatcher_with_send):
     def handle_close(self):
         self.client._lost(self, "the broker closed the connection")
 
-    # Failed connects (the core's rule), protocol errors and refusals all end up here.
+    # Failed connects (the core's rule), failed TLS handshakes, protocol errors and refusals all end up here.
     def handle_error(self):
         reason = uasyncore.handled_error()  # boards have no sys.exc_info()
-        if not isinstance(reason, (OSError, MqttError)):  # a bug, not the network: keep its traceback
+        if not isinstance(reason, (OSError, MqttError)) and not self._refused_certificate(reason):
+            # a bug, not the network: keep its traceback
             t, v, info = uasyncore.compact_traceback()[1:]
             self.log_info("uncaptured python exception (%s:%s %s)" % (t, v, info), "error")
         self.client._lost(self, reason)
 
+    # MicroPython's ssl says ValueError when the broker's certificate (or its name) fails the check,
+    # which comes before the broker accepts us: the network's failure, not a bug.
+    def _refused_certificate(self, reason):
+        client = self.client
+        return isinstance(reason, ValueError) and client.tls is not None and client.state != READY
+
 
 class MqttClient:
-    # Publishes to one broker, reconnecting with back-off for as long as it runs (see README.md).
-    # Not a dispatcher itself: it outlives each connection's _Link.
+    # Publishes to one broker, reconnecting with back-off for as long as it runs (see README.md). With
+    # tls (a client context) each connection checks the broker's certificate for server_hostname (its
+    # host by default) before MQTT starts. Not a dispatcher itself: it outlives each connection's _Link.
     keepalive = KEEPALIVE
     ping_timeout = PING_TIMEOUT
     connect_timeout = CONNECT_TIMEOUT
@@ -115,10 +126,13 @@ class MqttClient:
     jitter = staticmethod(random_fraction)  # tests put a fixed fraction here
 
     def __init__(
-        self, host, port, client_id, keepalive=None, clean=True, username=None, password=None, will=None, map=None
+        self, host, port, client_id, keepalive=None, clean=True, username=None, password=None, will=None, map=None,
+        tls=None, server_hostname=None,
     ):
         self.host = host
         self.port = port
+        self.tls = tls
+        self.server_hostname = server_hostname or host
         self.client_id = client_id
         if keepalive is not None:
             self.keepalive = keepalive
@@ -254,6 +268,10 @@ class MqttClient:
         self.state = CONNECTING
         try:
             self.make_socket(link)
+            if self.tls is not None:
+                import uasyncore_tls
+
+                uasyncore_tls.start_tls(link, self.tls, server_hostname=self.server_hostname)
             link.connect((self.host, self.port))
         except Exception as e:  # no socket, or an address that does not resolve: retry later
             self._lost(link, e)

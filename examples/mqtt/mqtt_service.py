@@ -3,7 +3,8 @@
 # Every INTERVAL seconds one reading goes to PREFIX/CLIENT_ID/readings as JSON at QoS 1, and each
 # value to PREFIX/CLIENT_ID/<name> at QoS 0. PREFIX/CLIENT_ID/status is "online" (retained) while
 # connected and, through the broker's will, "offline" once the connection is lost.
-# main(host, port) takes the BROKER's address. On the host the readings are simulated.
+# main(host, port) takes the BROKER's address; with tls_ca (its CA certificate) it connects over TLS
+# and checks the broker's certificate. On the host the readings are simulated.
 import uasyncore
 from mqtt_client import KEEPALIVE, MqttClient, describe
 
@@ -13,6 +14,7 @@ except ImportError:  # boards have no environment: main()'s arguments and the co
     getenv = None
 
 BROKER_PORT = 1883
+TLS_PORT = 8883  # MQTT over TLS
 TOPIC_PREFIX = "uasyncore"
 INTERVAL = 10  # seconds between readings
 NAMES = ("temperature_c", "humidity_pct", "pressure_hpa")  # what a sensor reader returns, in order
@@ -99,8 +101,8 @@ class SensorPublisher(MqttClient):
             self.say("mqtt: reconnected to %s:%d" % (self.host, self.port))
             return
         self.announced = True
-        where = (self.host, self.port, self.client_id, self.base, self.interval)
-        self.say("mqtt: serving on %s:%d as %s, readings to %sreadings every %s s" % where)
+        where = (self.host, self.port, self.client_id, self.base, self.interval, " over TLS" if self.tls else "")
+        self.say("mqtt: serving on %s:%d as %s, readings to %sreadings every %s s%s" % where)
 
     def handle_offline(self, reason, delay):
         self.say("mqtt: %s:%d: %s; retrying in %.1f s" % (self.host, self.port, describe(reason), delay))
@@ -131,11 +133,14 @@ def default_client_id():
     return "uasyncore-" + "".join(["%02x" % b for b in raw])
 
 
-# Publish readings to the broker at host:port until interrupted. Arguments left as None come from the
-# environment on the host (MQTT_PREFIX, MQTT_INTERVAL, MQTT_CLIENT_ID, MQTT_KEEPALIVE), else the defaults.
+# Publish readings to the broker at host:port (1883, or 8883 over TLS) until interrupted. With tls_ca
+# (the CA certificate that signed the broker's, a file name or the data, PEM or DER) over TLS, the
+# broker's certificate checked for tls_hostname (host by default). Arguments left as None come from the
+# environment on the host (MQTT_PREFIX, MQTT_INTERVAL, MQTT_CLIENT_ID, MQTT_KEEPALIVE,
+# MQTT_TLS_HOSTNAME), else the defaults.
 def main(
     host="127.0.0.1",
-    port=BROKER_PORT,
+    port=None,
     prefix=None,
     interval=None,
     client_id=None,
@@ -143,10 +148,17 @@ def main(
     username=None,
     password=None,
     sensor=None,
+    tls_ca=None,
+    tls_hostname=None,
 ):
+    tls = None
+    if tls_ca is not None:
+        import uasyncore_tls
+
+        tls = uasyncore_tls.client_context(cafile=tls_ca)  # it reads a file name, and takes data as it is
     publisher = SensorPublisher(
         host,
-        port,
+        port or (BROKER_PORT if tls is None else TLS_PORT),
         client_id or setting("MQTT_CLIENT_ID", None) or default_client_id(),
         prefix=prefix or setting("MQTT_PREFIX", TOPIC_PREFIX),
         interval=interval or setting("MQTT_INTERVAL", INTERVAL, float),
@@ -154,6 +166,8 @@ def main(
         keepalive=keepalive if keepalive is not None else setting("MQTT_KEEPALIVE", KEEPALIVE, int),
         username=username,
         password=password,
+        tls=tls,
+        server_hostname=tls_hostname or setting("MQTT_TLS_HOSTNAME", None),
     )
     publisher.start()
     try:
