@@ -93,6 +93,65 @@ class ReadmeExampleTest(unittest.TestCase):
         lib = os.pathsep.join([os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", "cpython")])
         self.check_readme_example(sys.executable, {"PYTHONPATH": lib})
 
+    # The code block of README.md's section `title`, with `replace` pairs applied (each must be there).
+    def section(self, title, *replace):
+        with open(os.path.join(ROOT, "README.md")) as f:
+            code = f.read().split(title, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+        for old, new in replace:
+            self.assertIn(old, code)
+            code = code.replace(old, new)
+        path = os.path.join(ROOT, "build", "readme_%d.py" % support.free_port())  # a name no other run has
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(code)
+        self.addCleanup(os.remove, path)
+        return path
+
+    def runtimes(self):
+        cpython = os.pathsep.join([os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", "cpython")])
+        found = [(sys.executable, {"PYTHONPATH": cpython})]
+        if MICROPYTHON:
+            mpy = ":".join([os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", "unix"), ".frozen"])
+            found.append((MICROPYTHON, {"MICROPYPATH": mpy}))
+        return found
+
+    def test_readme_datagram_service_echoes(self):
+        for runtime, env in self.runtimes():
+            port = support.free_port()
+            path = self.section("### Datagrams", ('("0.0.0.0", 7777)', '("127.0.0.1", %d)' % port))
+            proc = subprocess.Popen([runtime, path], cwd=ROOT, env=dict(os.environ, **env), stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            self.addCleanup(stop, proc)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(0.2)
+                got = None
+                for _ in range(50):  # it prints nothing when it starts: ask until it answers
+                    s.sendto(b"ping", (support.HOST, port))
+                    try:
+                        got = s.recvfrom(100)[0]
+                        break
+                    except OSError:
+                        self.assertIsNone(proc.poll(), "the README datagram service exited")
+            self.assertEqual(got, b"ping", runtime)
+
+    def test_readme_connect_by_name_connects(self):
+        for runtime, env in self.runtimes():
+            with socket.socket() as server:
+                server.bind((support.HOST, 0))
+                server.listen(1)
+                server.settimeout(20)
+                path = self.section("### Connect by host name", ('("example.com", 80)', '("localhost", %d)' %
+                                                                  server.getsockname()[1]))
+                proc = subprocess.Popen([runtime, path], cwd=ROOT, env=dict(os.environ, **env),
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                self.addCleanup(stop, proc)
+                conn, _ = server.accept()
+                with conn:
+                    conn.settimeout(20)
+                    self.assertTrue(conn.recv(100).startswith(b"GET / HTTP/1.0"))
+                    conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nhello by name")
+            self.assertIn("hello by name", proc.communicate(timeout=20)[0], runtime)
+
     @unittest.skipUnless(MICROPYTHON, "micropython not installed")
     def test_readme_example_on_micropython(self):
         lib = ":".join([os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", "unix"), ".frozen"])
