@@ -198,8 +198,7 @@ class async_chat(uasyncore.dispatcher):
         fifo = self.producer_fifo
         if fifo:
             self._send_one()
-            if not fifo:
-                self.interest_changed()
+            self.interest_changed()  # emptied; or filled by hand (not by push) and not all sent yet
             self._output_level(self._queued)
 
     def _send_one(self):
@@ -243,6 +242,7 @@ class async_chat(uasyncore.dispatcher):
         if self.producer_fifo:
             self.interest_changed()
         self.producer_fifo.clear()
+        self._output_level(0)  # paused at out_high: nothing is queued now
 
 
 # async_chat tells the poller whenever writable()'s answer may change, so it is not asked every pass.

@@ -46,8 +46,8 @@ def __getattr__(name):
 
     if name == "__all__":  # `from uasyncore import *`: every public name, as asyncore gave them
         return [n for n in list(globals()) + list(uasyncore_compat.__dict__) if n[0] != "_"]
-    if name.startswith("__"):
-        raise AttributeError(name)
+    if name.startswith("__") or not hasattr(uasyncore_compat, name):
+        raise AttributeError("module 'uasyncore' has no attribute '%s'" % name)
     return getattr(uasyncore_compat, name)
 
 
@@ -137,6 +137,18 @@ def _error(obj, exc, hook=None):
             obj.close()
     finally:
         _handling[0] = was
+
+
+# fn()'s result; what it raises goes to obj's handle_error() (or, given `failed`, to its
+# handle_accept_error(), and `failed` is the result). For the hooks the core calls from its timers.
+def _deliver(obj, fn, failed=None):
+    try:
+        return fn()
+    except _reraised_exceptions:
+        raise
+    except Exception as e:
+        _error(obj, e, None if failed is None else obj.handle_accept_error)
+    return failed
 
 
 # The exception handle_error() (or handle_accept_error()) is called for, None outside one: what a
@@ -517,6 +529,8 @@ def _schedule(base, ms, interval, fn, args, map):
 
 # Call fn(*args) at tick `when` (a value of ticks() plus milliseconds).
 def call_at(when, fn, *args, map=None):
+    if not isinstance(when, int):
+        raise TypeError("call_at needs a tick (an int from ticks()), not %r" % (when,))
     return _schedule(when, 0, None, fn, args, map)
 
 
@@ -542,9 +556,12 @@ def _timeout_ms(timeout):
 
 # One pass over map (asyncore's poll; poll2 and poll3 are the same: there is one poller).
 def poll(timeout=0.0, map=None):
-    p = _poller(socket_map if map is None else map)
+    if map is None:
+        map = socket_map
+    p = _poller(map)
     p.check()
     p.run_once(_timeout_ms(timeout))
+    _release(map)
 
 
 # Serve map until it has no channels and no timers left, or for count passes.
@@ -735,9 +752,9 @@ class dispatcher:
         if not _literal(address):
             import uasyncore_dns  # a host name: looked up without blocking the loop, by a module loaded only now
             return uasyncore_dns.connect(self, address)
+        err = _port.connect_ex(self.socket, _port.sockaddr(address))  # a bad address raises here, nothing changed
         self.connected = False
         self.connecting = True
-        err = _port.connect_ex(self.socket, _port.sockaddr(address))
         if err in (_port.EINPROGRESS, _port.EALREADY, _port.EWOULDBLOCK):
             self.addr = address
             if self.connect_timeout is not None and self._connect_timer is None:  # else it runs since the lookup began
@@ -747,6 +764,7 @@ class dispatcher:
             self.addr = address
             self.handle_connect_event()
         else:
+            self.connecting = False  # raised to the caller: the loop must not report it again
             raise OSError(err, _port.strerror(err))
 
     # (socket, address) or None when nothing is waiting; out of descriptors, the listener rests.
@@ -800,7 +818,7 @@ class dispatcher:
         else:
             if self._idle_timer is not None:
                 self._last_io = _port.ticks_ms()
-            if self._owner is not None and self._owner.max_connections is not None and self._phase_read(len(data)):
+            if self._owner is not None and self._phased() and self._phase_read(len(data)):
                 return b""
         return data
 
@@ -818,8 +836,7 @@ class dispatcher:
         else:
             if self._idle_timer is not None:
                 self._last_io = _port.ticks_ms()
-            # phases count where a budget may need a slot back (make_room())
-            if self._owner is not None and self._owner.max_connections is not None and self._phase_read(n):
+            if self._owner is not None and self._phased() and self._phase_read(n):
                 return 0
         return n
 
@@ -960,7 +977,7 @@ class dispatcher:
         left = self._idle_ms() - _port.ticks_diff(now, self._last_io)
         if left <= 0:
             self._idle_timer = None
-            self.handle_idle()
+            _deliver(self, self.handle_idle)
         else:
             self._idle_timer = _schedule(now, left, None, self._idle_check, (), self._map)
 
@@ -984,10 +1001,15 @@ class dispatcher:
             self._mark = now
             return False
         self._got = got + n
-        if _port.ticks_diff(now, mark) < limit * 1000:
+        elapsed = _port.ticks_diff(now, mark)
+        if elapsed < 1000 * int(limit) or elapsed < limit * 1000:  # the first test spares a float a read
             return False
         self.handle_phase_timeout()
         return True
+
+    # Whether an accepted channel counts its phases: it has a deadline, or its listener a budget.
+    def _phased(self):
+        return self.phase_timeout is not None or self._owner.max_connections is not None
 
     # The protocol's phase (a request's head, a command line, a handshake) is complete: the channel is
     # between phases, idle from now, until its next bytes begin the next one.
@@ -1026,10 +1048,12 @@ class dispatcher:
     # connection and goes to handle_accept_error(), never the listener's.
     def handle_accept_event(self):
         budget = self.max_connections
-        n = ACCEPT_BURST
+        # a program's own handle_accept() may unpack accept() (asyncore's old style), which has nothing
+        # to give once the backlog is empty: it gets one call per event, as asyncore gave it
+        burst = n = ACCEPT_BURST if type(self).handle_accept is dispatcher.handle_accept else 1
         while n and self.accepting:
             if budget is not None and self.open_connections >= budget:
-                if n == ACCEPT_BURST:  # a client came while no slot was free: it waits for one
+                if n == burst:  # a client came while no slot was free: it waits for one
                     self.clients_waiting = True
                     self.interest_changed()
                     self._room_soon(0)
@@ -1062,7 +1086,7 @@ class dispatcher:
     def _room_check(self):
         self._room_timer = None
         if self.clients_waiting and self.accepting:
-            again = self.make_room()
+            again = _deliver(self, self.make_room, 1)  # a failing policy is reported; the listener stays
             if again is not None and self.clients_waiting:
                 self._room_soon(_ms(again))
 

@@ -85,6 +85,8 @@ def compact_traceback():
 # is its own answer, given at once, and loads nothing; a name is uasyncore_dns's (family: 0 any, or
 # socket.AF_INET / AF_INET6).
 def resolve(host, callback, map=None, family=0):
+    if type(host) is not str:
+        raise TypeError("resolve() needs a host name or address (a str), not %r" % (host,))
     if _core._literal((host,)):
         callback(host, None)
         return

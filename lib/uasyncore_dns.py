@@ -65,6 +65,8 @@ def resolve(host, callback, map=None, family=0):
 # up (its socket is not connecting yet), then connects to the first address; connect_timeout counts
 # from now. A name that cannot be resolved ends in handle_error(), with the lookup's error.
 def connect(d, address):
+    if len(address) not in (2, 4) or not isinstance(address[1], int):
+        raise TypeError("connect() needs (host, port), port an int: %r" % (address,))
     sock = d.socket
     d.connected = False
     d.connecting = True
@@ -288,6 +290,8 @@ def _servers():
     for server in SERVERS if SERVERS is not None else _port.dns_servers():
         if type(server) is str:
             server = (server, _PORT)
+        if not _core._literal(server):
+            raise ValueError("a DNS server must be an IP address, not %r" % (server[0],))
         if ":" not in server[0]:  # the channel speaks IPv4
             servers.append(tuple(server))
     return servers
@@ -324,20 +328,27 @@ class _Channel(datagram_dispatcher):
         if not self.lookups and self._fileno is not None:
             self.close()
 
+    failure = None  # why the channel failed, if it did: its lookups end with that, not as cancelled
+
     def close(self):
         if self in _channels:
             _channels.remove(self)
         datagram_dispatcher.close(self)
         lookups, self.lookups = self.lookups, []
         for lookup in lookups:
-            lookup.finish(None, EAI_FAIL, _CANCELLED)
+            if self.failure is None:
+                lookup.finish(None, EAI_FAIL, _CANCELLED)
+            else:
+                lookup.finish(None, EAI_FAIL, "the resolver failed: " + self.failure)
 
     # A socket error (ICMP from a server that is not there): the retries go on, to the next server.
+    # Anything else fails the channel, and its lookups with it.
     def handle_error(self):
         e = _core.handled_error()
         if isinstance(e, OSError):
             self.log_info("resolver: %r" % (e,), "warning")
         else:
+            self.failure = repr(e)
             datagram_dispatcher.handle_error(self)
 
 

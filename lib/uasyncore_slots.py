@@ -48,7 +48,7 @@ def choose(listener, now):
                 pending = True
                 continue
             limit = conn.phase_timeout
-            if (limit is not None and age >= limit * 1000) or got * 1000 // age < min_rate:
+            if (limit is not None and age >= limit * 1000) or got * 1000 // max(age, 1) < min_rate:
                 if age > slow_age:
                     slow, slow_age = conn, age
             else:  # ask again when its rate falls below the minimum, or at its deadline

@@ -233,6 +233,7 @@ class HandEditedMap:
 
     def test_dispatcher_removed_by_hand_then_put_back(self):
         m, poller = self.map()
+        uasyncore.call_later(100, print, map=m)  # the map keeps its poller while it has no channel
         sock = fake_socket()
         d = Recorder(sock, map=m)
         k = key(sock)

@@ -270,6 +270,13 @@ class ResolverTest(unittest.TestCase):
         uasyncore.close_all(self.map)
         self.assertEqual(self.error()[0], uasyncore_dns.EAI_FAIL)
 
+    def test_a_server_given_by_name_is_refused_before_anything_is_asked(self):
+        uasyncore_dns.SERVERS = ["dns.example"]
+        with self.assertRaises(ValueError):
+            self.resolve("any.test")
+        self.wait(6)
+        self.assertEqual(self.results, [], "no lookup was left running")
+
     def test_the_ports_servers_are_used_unless_set(self):
         s = DnsServer(self.map, lambda q: answer(q, [a_record("192.0.2.15")]))
         patch(self, _port, dns_servers=lambda: [support.HOST])
@@ -351,6 +358,15 @@ class ConnectByNameTest(unittest.TestCase):
         self.assertEqual(self.log[0][:2], ("error", uasyncore_dns.EAI_NONAME))
         self.assertIn("'nosuch.test'", self.log[0][2])
         self.assertTrue(c.socket is not None and not c.connecting)
+
+    def test_a_resolver_that_fails_ends_the_connect_in_handle_error(self):
+        self.dns(lambda q: None)
+        c = self.client()
+        c.connect(("failing.test", 80))
+        channel = [d for d in self.map.values() if isinstance(d, uasyncore_dns._Channel)][0]
+        uasyncore._error(channel, RuntimeError("fault: the resolver's read"))  # as the loop hands it a bug
+        self.assertEqual(self.log[0][:2], ("error", uasyncore_dns.EAI_FAIL))
+        self.assertIn("the resolver failed", self.log[0][2])
 
     def test_connect_timeout_covers_the_lookup(self):
         self.dns(lambda q: None)

@@ -292,6 +292,11 @@ class UnixAdapterTest(HostChecks, unittest.TestCase):
         self.assertEqual(self.port.peer_address(packed), ("127.0.0.1", 8080))
         self.assertEqual(self.port.peer_address(("10.0.0.1", 1)), ("10.0.0.1", 1))
 
+    def test_any_address_binds(self):
+        s = self.port.socket.socket()
+        self.addCleanup(s.close)
+        s.bind(self.port.sockaddr(("", 0)))  # "" is any address, as on CPython
+
     def test_recv_into_once_keeps_what_a_peer_sent_before_its_reset(self):
         conn = reset_after(self, b"last words", self.port.sockaddr)
         got, err = read_until_error(self.port.recv_into_once, conn)

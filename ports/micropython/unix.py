@@ -49,7 +49,7 @@ RECV_SIZE = 65536 if gc.mem_free() + gc.mem_alloc() >= 1536 * 1024 else 4096
 # An address as the socket methods take it: the unix port wants a packed sockaddr.
 def sockaddr(addr):
     if isinstance(addr, tuple):
-        return socket.getaddrinfo(addr[0], addr[1])[0][-1]
+        return socket.getaddrinfo(addr[0] or "0.0.0.0", addr[1])[0][-1]  # "" (any): getaddrinfo refuses it
     return addr
 
 
