@@ -16,7 +16,7 @@ DRAIN = 16  # datagrams handle_read() takes in one pass (a Pico W holds 4 and dr
 QUEUE_OVERHEAD = 16  # bytes a queued datagram counts beyond its data: empty ones fill the queue too
 
 _NOTHING = (b"", None)
-_WOULDBLOCK = _core._WOULDBLOCK
+_WOULDBLOCK = _core._WOULDBLOCK + _port.SEND_WOULDBLOCK  # the port's own ways to say it (ESP32: ETIMEDOUT)
 _io = _core._io
 _sockaddrs = [None, None]  # the last address sendto() converted, and what the port made of it
 
@@ -129,6 +129,8 @@ class datagram_dispatcher(_core.dispatcher):
                 raise OSError(_port.EINVAL, "sendto() needs an address: the channel is not connected")
         sent = _io(_port.sendto, self.socket, data, self._sockaddr(address))
         if sent.__class__ is not int:
+            if not data and _port.EMPTY_SEND_RAISES:
+                return True  # ESP32: lwIP sent the empty datagram, the port raised all the same
             return self._failed(sent, False)
         if self._idle_timer is not None:
             self._last_io = _port.ticks_ms()
@@ -242,22 +244,20 @@ class datagram_dispatcher_with_send(datagram_dispatcher):
 
     # Send queued datagrams until the socket has no room or the queue is empty. One that fails (an
     # ICMP error, too long) is dropped before its error is raised: the next ones still go.
+    # Send the queue's datagrams in order while the socket takes them. Each leaves the queue before its
+    # send (no try, which would cost a heap frame a datagram): one that raises is dropped, the error is
+    # the channel's; one the socket has no room for goes back in front.
     def initiate_send(self):
         queue = self._queue
+        was = self._queued
         while queue:
-            data, address = queue[0]
-            try:
-                sent = self._transmit(data, address)
-            except Exception:
-                self._drop()
-                raise
-            if not sent:
-                return
-            self._drop()
-
-    def _drop(self):
-        data = self._queue.pop(0)[0]
-        self._change(-len(data) - QUEUE_OVERHEAD)
+            item = queue.pop(0)
+            self._queued -= len(item[0]) + QUEUE_OVERHEAD
+            if not self._transmit(item[0], item[1]):
+                queue.insert(0, item)
+                self._queued += len(item[0]) + QUEUE_OVERHEAD
+                break
+        self._level(was)
 
     # The number of datagrams waiting to be sent.
     def queued_datagrams(self):
@@ -266,6 +266,10 @@ class datagram_dispatcher_with_send(datagram_dispatcher):
     def _change(self, delta):
         was = self._queued
         self._queued = was + delta
+        self._level(was)
+
+    # The queue held `was` bytes before: tell the poller (emptied or filled) and the watermarks.
+    def _level(self, was):
         if not was or not self._queued:
             self.interest_changed()
         self._output_level(self._queued)

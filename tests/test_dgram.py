@@ -132,6 +132,13 @@ class DatagramTest(unittest.TestCase):
         self.step((sock, OUT))
         self.assertEqual(d.log, ["pause", "resume"])
 
+    def test_an_empty_datagram_the_port_sent_though_it_raised_is_not_sent_again(self):
+        # ESP32: lwIP sends it, modsocket.c raises ETIMEDOUT all the same (EMPTY_SEND_RAISES)
+        patch(self, _port, EMPTY_SEND_RAISES=True)
+        sock, d = self.channel(send_plan=[oserror(support.EAGAIN)])
+        d.sendto(b"", PEER)
+        self.assertEqual(d.queued_datagrams(), 0, "sent once, not queued to be sent again")
+
     def test_raw_sendto_says_zero_when_it_would_block_and_queues_nothing(self):
         sock = FakeDatagramSocket(send_plan=[oserror(support.EAGAIN)])
         d = uasyncore_dgram.datagram_dispatcher(sock, self.map)

@@ -72,6 +72,19 @@ PER_MESSAGE = {
         "datagram_dispatcher_with_send.writable",
         "datagram_dispatcher_with_send._change",
     ],
+    "lib/uasyncore_dgram.py": [
+        "_recvfrom",
+        "datagram_dispatcher.recvfrom",
+        "datagram_dispatcher.handle_read",
+        "datagram_dispatcher.sendto",
+        "datagram_dispatcher._transmit",
+        "datagram_dispatcher._sockaddr",
+        "datagram_dispatcher_with_send.sendto",
+        "datagram_dispatcher_with_send.handle_write",
+        "datagram_dispatcher_with_send.initiate_send",
+        "datagram_dispatcher_with_send._change",
+        "datagram_dispatcher_with_send._level",
+    ],
     "examples/echo/echo_service.py": ["EchoHandler.handle_read"],
     "examples/udp_echo/udp_echo_service.py": ["UdpEcho.handle_datagram"],
     "examples/http/http_service.py": [
@@ -124,7 +137,7 @@ PER_MESSAGE = {
     ],
 }
 for _port_file in PORTS:
-    PER_MESSAGE[_port_file] = ["recv_into", "send_part"]
+    PER_MESSAGE[_port_file] = ["recv_into", "send_part", "sendto"]
 
 # What runs once a pass, whatever number of events it delivers (one heap frame a pass is one a
 # message only when a pass has one event), and for each channel whose interest changed.

@@ -116,6 +116,8 @@ def sendto(sock, data, addr):
 
 
 EMPTY_DATAGRAM_CLOSES = False  # an empty datagram is read as one, and the socket reads on
+SEND_WOULDBLOCK = (EAGAIN, EWOULDBLOCK)  # what a datagram send that would block raises
+EMPTY_SEND_RAISES = False  # an empty datagram's send says what it did
 # multicast socket options (IPPROTO_IP level), None where the port has none
 IPPROTO_IP = getattr(socket, "IPPROTO_IP", 0)
 IP_ADD_MEMBERSHIP = getattr(socket, "IP_ADD_MEMBERSHIP", None)

@@ -95,16 +95,14 @@ def sock_error(sock):
 
 
 # sendto() of data to addr: the count. modsocket.c raises ETIMEDOUT for a non-blocking send that would
-# block, and for an empty datagram too, which lwIP did send (a count of 0 reads there as no progress).
+# block (SEND_WOULDBLOCK says so), and for an empty datagram too, which lwIP did send
+# (EMPTY_SEND_RAISES). No try here: it would cost a heap frame a datagram.
 def sendto(sock, data, addr):
-    try:
-        return sock.sendto(data, addr)
-    except OSError as err:
-        if err.args[0] != ETIMEDOUT:
-            raise
-        if not data:
-            return 0
-        raise OSError(EAGAIN, "EAGAIN")
+    return sock.sendto(data, addr)
+
+
+SEND_WOULDBLOCK = (EAGAIN, ETIMEDOUT)  # what a datagram send that would block raises
+EMPTY_SEND_RAISES = True
 
 
 # A read of 0 bytes marks an ESP32 socket as closed by its peer, and every later read returns b"" without

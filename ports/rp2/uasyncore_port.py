@@ -163,12 +163,11 @@ def sock_error(sock):
 def sendto(sock, data, addr):
     if len(data) > 65507:
         raise OSError(EMSGSIZE, "EMSGSIZE")
-    try:
-        return sock.sendto(data, addr)
-    except OSError as err:
-        if err.args[0] == ENOMEM:
-            raise OSError(EAGAIN, "EAGAIN")
-        raise
+    return sock.sendto(data, addr)  # no try: it would cost a heap frame a datagram
+
+
+SEND_WOULDBLOCK = (EAGAIN, ENOMEM)  # what a datagram send that would block raises
+EMPTY_SEND_RAISES = False
 
 
 EMPTY_DATAGRAM_CLOSES = False  # an empty datagram is read as one (at most 4 wait; more are dropped)

@@ -183,6 +183,8 @@ def sendto(sock, data, addr):
 
 
 EMPTY_DATAGRAM_CLOSES = False  # an empty datagram is read as one, and the socket reads on
+SEND_WOULDBLOCK = (EAGAIN,)  # what a datagram send that would block raises
+EMPTY_SEND_RAISES = False  # an empty datagram's send says what it did
 IP_MULTICAST_IF = 32  # Linux's numbers: the socket module has no names for them
 IP_MULTICAST_TTL = 33
 HOSTS_FILE = "/etc/hosts"  # names answered without a query
