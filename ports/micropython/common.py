@@ -84,3 +84,25 @@ def tb_entries(exc):
             lineno, _, function = rest.partition(", in ")
             entries.append((file, function, lineno))
     return entries
+
+
+##### the poller: what every port's Poller shares (each port's part says how it registers)
+
+
+class _Poll:
+    # One select.poll for the life of a channel map; ipoll allocates nothing per pass.
+    def __init__(self):
+        self._os = select.poll()
+
+    def unregister(self, sock):
+        try:
+            self._os.unregister(sock)
+        except (OSError, KeyError):
+            pass
+
+    # Wait up to ms milliseconds (-1: forever); yields (socket, flags) pairs that ipoll reuses.
+    def wait(self, ms):
+        return self._os.ipoll(ms)
+
+    def close(self):
+        pass

@@ -85,11 +85,7 @@ def dns_servers():
 ##### the poller
 
 
-class Poller:
-    # One select.poll for the life of a channel map; ipoll allocates nothing per pass.
-    def __init__(self):
-        self._os = select.poll()
-
+class Poller(_Poll):
     # Register a new socket, collecting garbage first so the poller's entry finds room. ALWAYS_POLLED
     # is added to every mask (the board's part says why).
     def register(self, sock, mask):
@@ -104,15 +100,3 @@ class Poller:
     def modify(self, sock, mask):
         self._os.modify(sock, mask | ALWAYS_POLLED)
 
-    def unregister(self, sock):
-        try:
-            self._os.unregister(sock)
-        except (OSError, KeyError):
-            pass
-
-    # Wait up to ms milliseconds (-1: forever); yields (socket, flags) pairs that ipoll reuses.
-    def wait(self, ms):
-        return self._os.ipoll(ms)
-
-    def close(self):
-        pass

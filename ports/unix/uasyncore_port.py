@@ -88,6 +88,28 @@ def tb_entries(exc):
     return entries
 
 
+##### the poller: what every port's Poller shares (each port's part says how it registers)
+
+
+class _Poll:
+    # One select.poll for the life of a channel map; ipoll allocates nothing per pass.
+    def __init__(self):
+        self._os = select.poll()
+
+    def unregister(self, sock):
+        try:
+            self._os.unregister(sock)
+        except (OSError, KeyError):
+            pass
+
+    # Wait up to ms milliseconds (-1: forever); yields (socket, flags) pairs that ipoll reuses.
+    def wait(self, ms):
+        return self._os.ipoll(ms)
+
+    def close(self):
+        pass
+
+
 ##### errno numbers: Linux's, for the names MicroPython's errno module lacks
 
 EAGAIN = errno.EAGAIN
@@ -109,7 +131,8 @@ ENOBUFS = errno.ENOBUFS
 ENOMEM = errno.ENOMEM
 ETIMEDOUT = errno.ETIMEDOUT
 EMSGSIZE = 90
-errorcode = errno.errorcode
+errorcode = dict(errno.errorcode)  # and the names MicroPython's table lacks, for strerror()
+errorcode.update({EISCONN: "EISCONN", EPIPE: "EPIPE", ESHUTDOWN: "ESHUTDOWN", EMFILE: "EMFILE", ENFILE: "ENFILE", EMSGSIZE: "EMSGSIZE"})
 
 MAX_CONNECTIONS = None  # the unix port is a host runtime, like CPython: no cap (boards set theirs)
 LISTEN_BACKLOG = None  # nor on what listen() asks for
@@ -214,10 +237,9 @@ def resolv_conf(path):
 RESERVE = 128  # bytes the poller holds back for completing a registration that ran out of memory
 
 
-class Poller:
-    # One select.poll for the life of a channel map; ipoll allocates nothing per pass.
+class Poller(_Poll):
     def __init__(self):
-        self._os = select.poll()
+        _Poll.__init__(self)
         self._reserve = bytearray(RESERVE)  # memory to give back when a registration must be completed
         self._scratch = None  # a select.poll that tries objects other than sockets first
 
@@ -265,16 +287,3 @@ class Poller:
 
     def modify(self, sock, mask):
         self._os.modify(sock, mask)
-
-    def unregister(self, sock):
-        try:
-            self._os.unregister(sock)
-        except (OSError, KeyError):
-            pass
-
-    # Wait up to ms milliseconds (-1: forever); yields (socket, flags) pairs that ipoll reuses.
-    def wait(self, ms):
-        return self._os.ipoll(ms)
-
-    def close(self):
-        pass
