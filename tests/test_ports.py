@@ -25,6 +25,7 @@ from port_fakes import (
     FakeNetwork,
     FakePoll,
     FakeSocketModule,
+    PosixPoll,
     PcbPool,
     Record,
     Rp2Socket,
@@ -270,6 +271,62 @@ class UnixAdapterTest(HostChecks, unittest.TestCase):
         self.assertIsNone(p._reserve, "the reserve was given up for it")
         p.register(Sock(), self.port.POLLIN)
         self.assertIsNotNone(p._reserve, "and taken back at the next registration that finds room")
+
+    def test_objects_without_a_descriptor_step_out_while_the_pollfd_array_may_move(self):
+        # select.poll of the unix port: a socket registered past the most registered at once may move
+        # the pollfd array, and an fd-less object registered then gets a wild pointer (PosixPoll fails)
+        Sock = self.sockets()
+
+        class SSLObject:  # MicroPython's SSL object has no fileno()
+            pass
+
+        os_poll = PosixPoll()
+        patch(self, self.port, select=select_with(os_poll, FakePoll([])))
+        p = self.port.Poller()
+        a, b, tls = Sock(), Sock(), SSLObject()
+        p.register(a, self.port.POLLIN)
+        p.register(tls, self.port.POLLIN)
+        p.modify(tls, self.port.POLLOUT)
+        p.register(b, self.port.POLLIN)  # past the peak: tls steps out and comes back with its mask
+        self.assertEqual(os_poll.entries, {a: self.port.POLLIN, b: self.port.POLLIN, tls: self.port.POLLOUT})
+        p.unregister(b)
+        p.register(Sock(), self.port.POLLIN)  # below the peak: a free pollfd, nothing moves
+        self.assertEqual(os_poll.steps_out, 1, "tls stepped out only where the array may grow")
+        p.unregister(tls)
+        p.register(Sock(), self.port.POLLIN)
+        self.assertNotIn(tls, os_poll.entries)
+
+    def test_an_ssl_object_stays_polled_while_sockets_join(self):
+        # the real poller, on the runtime this runs on: an SSL object, then sockets enough to grow
+        # MicroPython's pollfd array (which, unguarded, gave the SSL object a wild pointer: a segfault)
+        try:
+            import ssl
+        except ImportError:
+            self.skipTest("no ssl")
+        port = support.free_port()
+        srv = socket.socket()
+        srv.bind(uasyncore._port.sockaddr((support.HOST, port)))
+        srv.listen(1)
+        conn = support.client(port)
+        conn.setblocking(False)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        tls = ctx.wrap_socket(conn, server_hostname="x", do_handshake_on_connect=False)
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks + [tls, srv]])
+        near = []
+        p = uasyncore._port.Poller()
+        self.addCleanup(p.close)
+        key = uasyncore._port.key
+        p.register(key(tls), self.port.POLLOUT)
+        for _ in range(24):
+            socks.append(socket.socket())
+            p.register(key(socks[-1]), self.port.POLLIN)
+            near.append(bytearray(24))  # taken next to the array: it cannot grow where it is
+        seen = [flags for k, flags in p.wait(0) if k == key(tls)]
+        self.assertEqual(len(seen), 1)
+        self.assertTrue(seen[0] & self.port.POLLOUT)
 
     def test_a_table_that_cannot_grow_leaves_no_entry(self):
         Sock = self.sockets()

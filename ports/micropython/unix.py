@@ -130,20 +130,52 @@ RESERVE = 128  # bytes the poller holds back for completing a registration that 
 
 class Poller:
     # One select.poll for the life of a channel map; ipoll allocates nothing per pass.
+    #
+    # This port's select.poll keeps a socket's events in an array of pollfds and an object without a
+    # descriptor (an SSL object) beside it; when a new socket finds the array full and it moves to a new
+    # allocation, the fd-less objects' NULL is moved with the others into a wild pointer, and the next
+    # poll writes through it (MicroPython 1.29, extmod/modselect.c poll_set_add_fd: heap corruption, a
+    # segfault). So while such objects are registered, they step out around a registration that may
+    # grow the array: one that takes the number of sockets registered past its peak.
     def __init__(self):
         self._os = select.poll()
         self._reserve = bytearray(RESERVE)  # memory to give back when a registration must be completed
         self._scratch = None  # a select.poll that tries objects other than sockets first
+        self._fds = 0  # objects with a descriptor registered: a pollfd each
+        self._peak = 0  # the most registered at once: the array holds that many without growing
+        self._fdless = None  # object -> mask of the registered objects without a descriptor
+
+    def register(self, sock, mask):
+        if type(sock) is not socket.socket:
+            self._try(sock)
+            if not hasattr(sock, "fileno"):
+                self._add(sock, mask)
+                if self._fdless is None:
+                    self._fdless = {}
+                self._fdless[sock] = mask
+                return
+        elif sock.fileno() < 0:
+            raise OSError(EBADF, "EBADF")  # closed: poll would take it and never report it
+        fdless = self._fdless
+        if fdless and self._fds >= self._peak:
+            for obj in fdless:
+                self._os.unregister(obj)
+            try:
+                self._add(sock, mask)
+            finally:
+                for obj in fdless:
+                    self._add(obj, fdless[obj])
+        else:
+            self._add(sock, mask)
+        self._fds += 1
+        if self._fds > self._peak:
+            self._peak = self._fds
 
     # A MemoryError inside register() can leave a half-made entry (the key in, no poll object), on
     # which ipoll(), modify() and unregister() all crash. Registering again completes it; a reserve
     # freed for the last try makes room for that. Only when even that fails was the key never added
     # (growing the table failed first), so there is nothing to undo.
-    def register(self, sock, mask):
-        if type(sock) is not socket.socket:
-            self._try(sock)
-        elif sock.fileno() < 0:
-            raise OSError(EBADF, "EBADF")  # closed: poll would take it and never report it
+    def _add(self, sock, mask):
         try:
             self._os.register(sock, mask)
         except MemoryError as e:
@@ -179,12 +211,20 @@ class Poller:
 
     def modify(self, sock, mask):
         self._os.modify(sock, mask)
+        fdless = self._fdless
+        if fdless and sock in fdless:
+            fdless[sock] = mask
 
     def unregister(self, sock):
         try:
             self._os.unregister(sock)
         except (OSError, KeyError):
             pass
+        fdless = self._fdless
+        if fdless and sock in fdless:
+            del fdless[sock]
+        elif self._fds:
+            self._fds -= 1
 
     # Wait up to ms milliseconds (-1: forever); yields (socket, flags) pairs that ipoll reuses.
     def wait(self, ms):
