@@ -11,6 +11,8 @@ import unittest
 
 try:
     import hashlib
+    import http.client
+    import json
     import select
     import ssl
     import subprocess
@@ -29,16 +31,20 @@ BULK = 8 << 20  # bytes each way
 
 
 # Start `runtime args...` until it prints "serving on HOST:PORT" for a free port (5 tries); stopped
-# when the test ends. args holds "{port}" where the port goes.
-def serve(test, runtime, *args):
+# when the test ends. args holds "{port}" where the port goes, and "{port2}" where a second one does
+# (proc.port2).
+def serve(test, runtime, *args, env=None):
     line = ""
     for _ in range(5):
         port = support.free_port()
-        argv = [runtime] + [a.replace("{port}", str(port)) for a in args]
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        port2 = support.free_port()
+        argv = [runtime] + [a.replace("{port}", str(port)).replace("{port2}", str(port2)) for a in args]
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=dict(os.environ, **(env or {})))
         line = proc.stdout.readline()
         if "serving on %s:%d" % (HOST, port) in line:
             test.addCleanup(stop, proc)
+            proc.port2 = port2
             return proc, port
         stop(proc)
     raise AssertionError("%s did not start: %r" % (argv, line))
@@ -113,6 +119,14 @@ def closed_by_peer(sock):
     return True
 
 
+# http.client over TLS to localhost:port (the test certificate's name), reached at HOST.
+def https_client(port):
+    ctx = ssl.create_default_context(cafile=tls_certs.certs()["server"]["cert_pem"])
+    conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=20)
+    conn.sock = ctx.wrap_socket(socket.create_connection((HOST, port), timeout=20), server_hostname="localhost")
+    return conn
+
+
 def line_of(sock):
     got = b""
     while not got.endswith(b"\n"):
@@ -182,6 +196,54 @@ class _Runtime:
         finally:
             client.kill()
             client.communicate(timeout=10)
+
+    ##### the http example over HTTPS, beside plain HTTP
+
+    def test_the_http_example_serves_https_to_curl_and_http_client_beside_plain_http(self):
+        cert, key = self.certs()
+        proc, port = serve(self, self.runtime, "examples/run.py", "http", "--port", "{port}", "--tls-cert", cert,
+                           "--tls-key", key, "--plain-port", "{port2}")
+        done = subprocess.run(
+            ["curl", "-sS", "--max-time", "20", "--cacert", tls_certs.certs()["server"]["cert_pem"],
+             "--resolve", "localhost:%d:%s" % (port, HOST), "https://localhost:%d/api/status" % port],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        self.assertEqual(json.loads(done.stdout)["device"], "uasyncore-device")
+        conn = https_client(port)
+        for path in ("/api/status", "/"):  # two requests on one connection kept alive
+            conn.request("GET", path)
+            answer = conn.getresponse()
+            self.assertEqual((answer.status, answer.getheader("Connection")), (200, "keep-alive"))
+            self.assertIn(b"uasyncore-device", answer.read())
+        conn.close()
+        plain = http.client.HTTPConnection(HOST, proc.port2, timeout=20)
+        plain.request("GET", "/api/status")
+        self.assertEqual(plain.getresponse().status, 200)
+        plain.close()
+        self.assertIsNone(proc.poll())
+
+    ##### the control example's STARTTLS
+
+    def test_the_control_example_switches_to_tls_on_starttls_and_takes_auth_only_then(self):
+        cert, key = self.certs()
+        token = b"t0ken-for-tls"
+        proc, port = serve(self, self.runtime, "examples/run.py", "control", "--port", "{port}", "--tls-cert", cert,
+                           "--tls-key", key, env={"CONTROL_TOKEN": token.decode()})
+        with socket.create_connection((HOST, port), timeout=20) as raw:
+            self.assertTrue(line_of(raw).startswith(b"OK uasyncore control port ready"))
+            raw.sendall(b"AUTH " + token + b"\r\n")
+            self.assertTrue(line_of(raw).startswith(b"ERR 34 STARTTLS first"))
+            raw.sendall(b"STARTTLS\r\n")
+            self.assertEqual(line_of(raw), b"OK begin TLS\r\n")
+            ctx = ssl.create_default_context(cafile=tls_certs.certs()["server"]["cert_pem"])
+            with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                s.sendall(b"AUTH " + token + b"\r\nSET led on\r\nSTARTTLS\r\nQUIT\r\n")
+                got = [line_of(s) for _ in range(4)]
+                self.assertEqual(got[:2], [b"OK authenticated\r\n", b"OK led on\r\n"])
+                self.assertTrue(got[2].startswith(b"ERR 36"), got)
+                self.assertEqual(got[3], b"OK bye\r\n")
+                self.assertTrue(closed_by_peer(s))
+        self.assertIsNone(proc.poll())
 
     ##### a service on this runtime, real clients
 
@@ -307,3 +369,44 @@ class BoardLikeBudgetTest(unittest.TestCase):
         else:
             self.fail("no room again after a client left")
         self.assertIsNone(proc.poll())
+
+    # The http example as a device would run it, HTTP and HTTPS side by side in one process at 110K:
+    # four plain connections kept open, two HTTPS clients served at once, and a third refused cleanly
+    # (no heap left for its mbedTLS buffers): the others and the service go on, and once an HTTPS
+    # client leaves the next is served.
+    def test_the_http_example_serves_two_https_clients_beside_four_plain_ones_and_refuses_a_third(self):
+        c = tls_certs.certs()["server"]
+        proc, port = serve(self, BOARDLIKE_FROZEN, "-X", "heapsize=110K", "examples/run.py", "http", "--port",
+                           "{port}", "--lib", ".frozen", "--tls-cert", c["cert_der"], "--tls-key", c["key_der"],
+                           "--plain-port", "{port2}")
+        plain = [http.client.HTTPConnection(HOST, proc.port2, timeout=20) for _ in range(4)]
+        tls = [https_client(port) for _ in range(2)]
+        self.addCleanup(lambda: [conn.close() for conn in plain + tls])
+
+        def ask_all(conns):  # every request sent before any answer is read: served at once
+            for conn in conns:
+                conn.request("GET", "/api/status")
+            return [conn.getresponse() for conn in conns]
+
+        for _ in range(2):
+            self.assertEqual([(r.status, json.loads(r.read())["device"]) for r in ask_all(plain + tls)],
+                             [(200, "uasyncore-device")] * 6)
+        with self.assertRaises((ssl.SSLError, ConnectionError)):
+            ask_all([https_client(port)])
+        self.assertEqual([r.status for r in ask_all(plain + tls) if r.read()], [200] * 6, "the others go on")
+        tls.pop().close()
+        for _ in range(50):  # the memory of the one that left serves the next, once the server saw it go
+            try:
+                conn = https_client(port)
+            except (ssl.SSLError, ConnectionError):
+                time.sleep(0.1)
+                continue
+            tls.append(conn)
+            self.assertEqual([r.status for r in ask_all(tls)], [200] * 2)
+            break
+        else:
+            self.fail("no room again after an HTTPS client left")
+        self.assertIsNone(proc.poll())
+        said = output_until(proc, "ENOMEM")
+        self.assertIn("no memory for another TLS connection", said)
+        self.assertNotIn("MemoryError", said)
