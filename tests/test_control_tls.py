@@ -3,7 +3,7 @@
 # that followed STARTTLS is dropped, and so is what was granted in clear; a TLS budget. Fake sockets, a
 # fake clock. Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike; real clients are in
 # test_tls_real.py.
-from test_control_handler import PEER, TOKEN, ControlCase, cs, replies  # first: it puts examples/control on sys.path
+from test_control_handler import TOKEN, ControlCase, cs, replies  # first: it puts examples/control on sys.path
 
 import unittest
 

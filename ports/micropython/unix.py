@@ -223,6 +223,8 @@ class Poller:
         fdless = self._fdless
         if fdless and sock in fdless:
             del fdless[sock]
+            if not fdless:
+                self._fdless = None  # an empty dict keeps its table
         elif self._fds:
             self._fds -= 1
 
