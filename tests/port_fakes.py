@@ -459,7 +459,7 @@ class PosixPoll(FakePoll):
         FakePoll.__init__(self, [])
         self.used = 0  # pollfds in use
         self.max_used = 0  # pollfds ever in use at once: the array's size
-        self.steps_out = 0  # fd-less objects unregistered
+        self.steps_out = 0  # fd-less objects unregistered (stepping out, or for good)
 
     def register(self, obj, mask):
         if hasattr(obj, "fileno"):
