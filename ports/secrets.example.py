@@ -3,8 +3,9 @@
 WIFI_SSID = "your-network"
 WIFI_PASSWORD = "your-password"
 WIFI_COUNTRY = None  # e.g. "GB": the regulatory domain, where the board needs it
-# TLS for the examples that serve it (echo): a certificate and its key, files copied to the board
-# beside main.py, DER or PEM (examples/echo/README.md says how to make them). None: plaintext.
+# TLS for the examples that serve it (echo; http: HTTPS on 443 beside HTTP on 80; control: STARTTLS):
+# a certificate and its key, files copied to the board beside main.py, DER or PEM
+# (examples/echo/README.md says how to make them). None: plaintext.
 TLS_CERT = None  # e.g. "cert.der"
 TLS_KEY = None  # e.g. "key.der"
 # The control example's token: a client must give it (AUTH <token>) before it may change the device.

@@ -1,10 +1,12 @@
 # Crowds of hostile clients on real loopback sockets, and the normal client whose answers are timed,
-# against the examples (tests/test_crowds.py asserts on them, tools/crowds.py prints their figures).
-# Every socket is non-blocking and stepped between loop passes, so one process serves and attacks, on
-# CPython and MicroPython alike.
+# against the examples (tests/test_crowds.py asserts on them, tools/crowds.py prints their figures;
+# over TLS tests/tls_crowd.py runs them, given a certificate). Every socket is non-blocking and stepped
+# between loop passes, so one process serves and attacks, on CPython and MicroPython alike.
 import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 
 import gc
+import os
+import select
 import socket
 import sys
 
@@ -13,7 +15,8 @@ import uasyncore
 _TESTS = __file__.replace("\\", "/").rpartition("/")[0] or "."
 
 BUDGET = 4  # the listener's budget in every scenario (the http and control examples' own)
-CROWD = 4 * BUDGET  # attackers in a crowd
+TLS_BUDGET = 2  # over TLS: a board's (ESP32's and Pico W's TLS_MAX_CONNECTIONS)
+CROWD = 4 * BUDGET  # attackers in a crowd: four times the budget
 FLOOD = 1000  # connections in a flood
 WARM_UP = 400  # ms a crowd has the service to itself before the normal client asks
 LIMIT = 15000  # ms a scenario may take at most
@@ -196,6 +199,79 @@ class Flood:
         self.socks = []
 
 
+##### TLS: clients that never finish their handshake, and the normal client's TLS connection
+
+
+# A ClientHello as a TLS 1.2 client sends it (ECDHE-ECDSA on P-256), for clients that stop after it:
+# the server answers with its own flight (a signature's work) and waits for the next, which never comes.
+def client_hello():
+    suites = b"\xc0\x2b\xc0\x2c\xc0\x23\xc0\x24\xc0\x09\xc0\x0a"  # ECDHE-ECDSA, AES-GCM and AES-CBC
+
+    def ext(kind, body):
+        return kind + len(body).to_bytes(2, "big") + body
+
+    exts = (ext(b"\x00\x0a", b"\x00\x02\x00\x17")  # supported groups: secp256r1
+            + ext(b"\x00\x0b", b"\x01\x00")  # point formats: uncompressed
+            + ext(b"\x00\x0d", b"\x00\x04\x04\x03\x05\x03"))  # signatures: ECDSA with SHA-256, SHA-384
+    body = (b"\x03\x03" + os.urandom(32) + b"\x00" + len(suites).to_bytes(2, "big") + suites + b"\x01\x00"
+            + len(exts).to_bytes(2, "big") + exts)
+    handshake = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + len(handshake).to_bytes(2, "big") + handshake
+
+
+_want = []  # CPython's "would block" exceptions, once ssl is loaded (MicroPython's ssl has none)
+
+
+def _would_block():
+    if not _want:
+        import ssl
+
+        _want.append((getattr(ssl, "SSLWantReadError", ()), getattr(ssl, "SSLWantWriteError", ())))
+    return _want[0]
+
+
+class TLSStream:
+    # A client's TLS connection, read and written as the plain sockets above: recv() and send() say
+    # EAGAIN while nothing can move, the TCP connect and the handshake included (CPython's ssl says it
+    # with exceptions, MicroPython's with None). Wrapped once the TCP connection is up.
+    def __init__(self, port, context):
+        self.raw = connect(port)
+        self.context = context
+        self.ssl = None
+
+    def _up(self):
+        if self.ssl is None:
+            p = select.poll()
+            p.register(self.raw, select.POLLOUT)
+            if not p.poll(0):
+                raise OSError(_port.EAGAIN, "connecting")
+            self.ssl = self.context.wrap_socket(self.raw, server_hostname="localhost", do_handshake_on_connect=False)
+        return self.ssl
+
+    def recv(self, n):
+        try:
+            data = self._up().recv(n)
+        except _would_block():
+            data = None
+        if data is None:
+            raise OSError(_port.EAGAIN, "EAGAIN")
+        return data
+
+    def send(self, data):
+        try:
+            n = self._up().send(data)  # after a would-block the caller offers the same bytes again
+        except _would_block():
+            n = None
+        if n is None:
+            raise OSError(_port.EAGAIN, "EAGAIN")
+        return n
+
+    def close(self):
+        if self.ssl is not None:
+            self.ssl.close()
+        self.raw.close()
+
+
 ##### the normal client
 
 
@@ -306,6 +382,18 @@ class HttpAsker(Asker):
         return False
 
 
+class HttpsAsker(HttpAsker):
+    # The same over TLS, checking the server's certificate with `context`.
+    def __init__(self, port, fresh, context, **kw):
+        HttpAsker.__init__(self, port, fresh, **kw)
+        self.context = context
+
+    def reconnect(self):
+        self.sock = TLSStream(self.port, self.context)
+        self.connects += 1
+        self.greeted = False
+
+
 class Polling:
     # A client that asks every `interval` ms, whether or not its earlier asks have been answered, each
     # on a connection of its own (a dashboard polling a device): make() gives a one-ask Asker. Only
@@ -412,7 +500,26 @@ def _echo(m, port):
     return server
 
 
-SERVICES = {"http": _http, "control": _control, "echo": _echo}
+# The http example over HTTPS, held to a board's TLS budget; tls: (certificate, key, CA) file names.
+def _https(m, port, tls):
+    import uasyncore_tls
+
+    server = example("http").HttpServer(map=m, context=uasyncore_tls.server_context(tls[0], tls[1]))
+    server.serve(support.HOST, port)
+    server.max_connections = TLS_BUDGET
+    return server
+
+
+# The control example offering STARTTLS.
+def _control_tls(m, port, tls):
+    import uasyncore_tls
+
+    server = example("control").ControlServer(map=m, context=uasyncore_tls.server_context(tls[0], tls[1]))
+    server.serve(support.HOST, port)
+    return server
+
+
+SERVICES = {"http": _http, "control": _control, "echo": _echo, "https": _https, "control-tls": _control_tls}
 
 
 # 1,000 connections, or as many as the descriptor limit leaves room for (the service's and the test's own).
@@ -429,28 +536,42 @@ def flood_fits():
     return not hasattr(gc, "mem_free") or gc.mem_free() >= flood_size() * 64 + 65536
 
 
-# The attackers of crowd `kind` against service `name` on port.
-def crowd(name, kind, port):
+# The attackers of crowd `kind` against service `name` on port: four times its budget.
+def crowd(name, kind, port, budget=BUDGET):
+    size = 4 * budget
     if kind == "flood":
         return [Flood(port, flood_size())]
     if kind == "silent":
-        return [Hostile(port) for _ in range(CROWD)]
+        return [Hostile(port) for _ in range(size)]
+    if kind == "handshakes":  # TLS handshakes never finished: silent, a ClientHello cut short, one and nothing after
+        hello = client_hello()
+        out = []
+        for i in range(size):
+            if i % 3 == 0:
+                out.append(Hostile(port))
+            elif i % 3 == 1:
+                out.append(Trickle(port, hello[:40], hello[40:41]))
+            else:
+                out.append(Idler(port, hello))
+        return out
+    if kind == "starttls":  # STARTTLS, then no handshake at all
+        return [Idler(port, b"STARTTLS\n") for _ in range(size)]
     ask = {"http": GET, "control": b"GET temp\n", "echo": b"ping\n"}[name]
     if kind == "idle":  # a good request each, then idle: what a normal client's kept connection looks like
-        return [Idler(port, ask) for _ in range(CROWD)]
+        return [Idler(port, ask) for _ in range(size)]
     slow = {
         "http": (b"GET / HTTP/1.1\r\nHost: device\r\n", b"X-a: b\r\n"),  # slowloris: a header every 0.5 s
         "control": (b"GET te", b"m"),  # a command line that never ends
         "echo": None,  # without phases, a client that sends at all is a client like any other
     }[name]
     if kind == "slow":
-        return [Trickle(port, slow[0], slow[1]) for _ in range(CROWD)]
+        return [Trickle(port, slow[0], slow[1]) for _ in range(size)]
     # mixed: port scans resetting their connections, silent ones, slow ones (where the protocol has
     # phases), and idle ones where connections are not sessions (http): idle sessions look like the
     # normal client's own, which the "idle" crowd is about
     sessions = name != "http"
     out = []
-    for i in range(CROWD):
+    for i in range(size):
         if i % 4 == 0:
             out.append(Resetter(port))
         elif i % 4 == 3 and not sessions:
@@ -464,52 +585,67 @@ def crowd(name, kind, port):
     return out
 
 
-# The normal client of service `name`: polling, a new connection for each ask (http), unless `kept`
-# says to keep one, as the other services' clients always do.
-def asker(name, port, kept=False):
+# The normal client of service `name`: polling, a new connection for each ask (http, https), unless
+# `kept` says to keep one, as the other services' clients always do; tls: (certificate, key, CA).
+def asker(name, port, kept=False, tls=None):
+    if name == "https":
+        import uasyncore_tls
+
+        context = uasyncore_tls.client_context(cafile=tls[2])
+        if kept:
+            return HttpsAsker(port, False, context)
+        return Polling(lambda: HttpsAsker(port, True, context))
     if name == "http":
         if kept:
             return HttpAsker(port, fresh=False)
         return Polling(lambda: HttpAsker(port, fresh=True))
-    if name == "control":
+    if name == "control" or name == "control-tls":
         return LineAsker(port, b"GET temp\n", greeting=True)
     return LineAsker(port, b"ping\n")
 
 
 class Scenario:
-    # Service `name` on a map of its own, with crowd `kind` (slow, silent, mixed, flood; idle) and its
-    # normal client, stepped together between loop passes; what they did is kept as figures. kept:
-    # whether the normal client keeps its connection (by default only in a flood, and for the
-    # services whose clients always do).
-    def __init__(self, name, kind, kept=None):
+    # Service `name` on a map of its own, with crowd `kind` (slow, silent, mixed, flood; idle; over TLS
+    # handshakes, starttls) and its normal client, stepped together between loop passes; what they did is kept as
+    # figures. kept: whether the normal client keeps its connection (by default only in a flood, and for
+    # the services whose clients always do). tls: (certificate, key, CA) file names for https and
+    # control-tls.
+    def __init__(self, name, kind, kept=None, tls=None):
         self.name = name
         self.kind = kind
+        self.tls = tls
         self.map = {}
         self.port = support.free_port()
-        self.server = SERVICES[name](self.map, self.port)
-        uasyncore.loop(timeout=0, count=1, map=self.map)  # the listener registered
-        self.heap_before = heap()
-        self.fds_before = support.open_fds()
+        self.server = SERVICES[name](self.map, self.port, *([tls] if tls else []))
+        self.budget = self.server.max_connections
         self.asker = None
         if kept is None:
             kept = kind == "flood"
+        if name == "https":  # its client context is the test's, not the service's: made before the heap is read
+            self.asker = asker(name, self.port, kept, tls)
+        uasyncore.loop(timeout=0, count=1, map=self.map)  # the listener registered
+        self.heap_before = heap()
+        self.fds_before = support.open_fds()
         if kind == "flood":  # the normal client is there first
             self.asker = asker(name, self.port, kept)
             self.asker.step(ticks())
-        self.crowd = crowd(name, kind, self.port)
+        self.crowd = crowd(name, kind, self.port, self.budget)
         if self.asker is None:
-            self.asker = asker(name, self.port, kept)
+            self.asker = asker(name, self.port, kept, tls)
         self.full = False  # the crowd held every slot before the normal client asked
         self.over_budget = 0  # passes after which the service held more than its budget
         self.heap_held = self.heap_peak = self.heap_after = self.fds_after = None
         self.ms = 0
 
     # Step everything until the normal client has had all its answers; False if not within LIMIT ms.
+    # The heap is read after each answer; over TLS, from the first on, and only while the service holds
+    # its budget (its heap then holds that many TLS connections, and the normal client's own).
     def run(self):
         server = self.server
         asker = self.asker
         start = ticks()
         answers = 0
+        heap_due = False
         while not asker.done():
             now = ticks()
             elapsed = ticks_diff(now, start)
@@ -517,17 +653,24 @@ class Scenario:
                 return False
             for c in self.crowd:
                 c.step(now)
-            if elapsed >= WARM_UP:
-                if self.heap_held is None:
+            asking = elapsed >= WARM_UP
+            if asking:
+                if self.heap_held is None and not self.tls:
                     self.heap_held = self.heap_peak = heap() or 0
                 asker.step(now)
                 if len(asker.latencies) > answers:  # the heap after each answer
                     answers = len(asker.latencies)
-                    self.heap_peak = max(self.heap_peak, heap() or 0)
+                    heap_due = True
+                if heap_due and (not self.tls or server.open_connections == self.budget):
+                    heap_due = False
+                    h = heap() or 0
+                    if self.heap_held is None:
+                        self.heap_held = self.heap_peak = h
+                    self.heap_peak = max(self.heap_peak, h)
             uasyncore.loop(timeout=0.002, count=1, map=self.map)
-            if server.open_connections > BUDGET:
+            if server.open_connections > self.budget:
                 self.over_budget += 1
-            if server.open_connections == BUDGET and self.heap_held is None:
+            if server.open_connections == self.budget and not asking:
                 self.full = True
         self.ms = ticks_diff(ticks(), start)
         return True

@@ -451,6 +451,34 @@ class FakePoll:
         return iter(self.events)
 
 
+class PosixPoll(FakePoll):
+    # select.poll on the unix port (POSIX optimisations): objects with a descriptor get a pollfd in an
+    # array that grows when a registration finds every pollfd taken, and may move then; an object
+    # without one (an SSL object) registered at that moment would be given a wild pointer.
+    def __init__(self):
+        FakePoll.__init__(self, [])
+        self.used = 0  # pollfds in use
+        self.max_used = 0  # pollfds ever in use at once: the array's size
+        self.steps_out = 0  # fd-less objects unregistered (stepping out, or for good)
+
+    def register(self, obj, mask):
+        if hasattr(obj, "fileno"):
+            if self.used == self.max_used:
+                fdless = [o for o in self.entries if not hasattr(o, "fileno")]
+                assert not fdless, "the pollfd array may move under %r: a wild pointer" % (fdless,)
+                self.max_used += 1
+            self.used += 1
+        FakePoll.register(self, obj, mask)
+
+    def unregister(self, obj):
+        if obj in self.entries:
+            if hasattr(obj, "fileno"):
+                self.used -= 1
+            else:
+                self.steps_out += 1
+        FakePoll.unregister(self, obj)
+
+
 class ScriptedPoller:
     # Stands in for a core poller's OS poller: keeps masks, returns one scripted event list per wait().
     def __init__(self):

@@ -25,6 +25,7 @@ from port_fakes import (
     FakeNetwork,
     FakePoll,
     FakeSocketModule,
+    PosixPoll,
     PcbPool,
     Record,
     Rp2Socket,
@@ -137,6 +138,50 @@ class HostChecks(AdapterChecks):
     def test_hosts_file_and_an_empty_datagram_that_reads_as_one(self):
         self.assertEqual(self.port.HOSTS_FILE, "/etc/hosts")
         self.assertFalse(self.port.EMPTY_DATAGRAM_CLOSES)
+
+
+class UnixPollTest(unittest.TestCase):
+    # The runtime's own poller with a real SSL object (a class of its own: at a board-sized heap a
+    # process of its own, where mbedTLS's buffers fit beside the harness).
+    def test_an_ssl_object_stays_polled_while_sockets_join(self):
+        # the real poller, on the runtime this runs on: an SSL object, then sockets enough to grow
+        # MicroPython's pollfd array (which, unguarded, gave the SSL object a wild pointer: a segfault)
+        try:
+            import ssl
+        except ImportError:
+            self.skipTest("no ssl")
+        gc.collect()
+        port = support.free_port()
+        srv = socket.socket()
+        srv.bind(uasyncore._port.sockaddr((support.HOST, port)))
+        srv.listen(1)
+        conn = support.client(port)
+        conn.setblocking(False)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            tls = ctx.wrap_socket(conn, server_hostname="x", do_handshake_on_connect=False)
+        except OSError as e:  # mbedTLS on a board-sized GC heap: its 16.7 KB block beside the harness
+            conn.close()
+            srv.close()
+            if e.args[0] != uasyncore._port.ENOMEM:
+                raise
+            self.skipTest("no room for an SSL object beside the test harness")
+        socks = []
+        self.addCleanup(lambda: [s.close() for s in socks + [tls, srv]])
+        near = []
+        p = uasyncore._port.Poller()
+        self.addCleanup(p.close)
+        key = uasyncore._port.key
+        p.register(key(tls), uasyncore._port.POLLOUT)
+        for _ in range(24):
+            socks.append(socket.socket())
+            p.register(key(socks[-1]), uasyncore._port.POLLIN)
+            near.append(bytearray(24))  # taken next to the array: it cannot grow where it is
+        seen = [flags for k, flags in p.wait(0) if k == key(tls)]
+        self.assertEqual(len(seen), 1)
+        self.assertTrue(seen[0] & uasyncore._port.POLLOUT)
 
 
 class CPythonAdapterTest(HostChecks, unittest.TestCase):
@@ -270,6 +315,29 @@ class UnixAdapterTest(HostChecks, unittest.TestCase):
         self.assertIsNone(p._reserve, "the reserve was given up for it")
         p.register(Sock(), self.port.POLLIN)
         self.assertIsNotNone(p._reserve, "and taken back at the next registration that finds room")
+
+    def test_objects_without_a_descriptor_step_out_while_a_socket_registers(self):
+        # select.poll of the unix port: a socket's registration may move the pollfd array, and an
+        # fd-less object registered then would get a wild pointer (PosixPoll fails)
+        Sock = self.sockets()
+
+        class SSLObject:  # MicroPython's SSL object has no fileno()
+            pass
+
+        os_poll = PosixPoll()
+        patch(self, self.port, select=select_with(os_poll, FakePoll([])))
+        p = self.port.Poller()
+        a, b, tls = Sock(), Sock(), SSLObject()
+        p.register(a, self.port.POLLIN)
+        p.register(tls, self.port.POLLIN)
+        p.modify(tls, self.port.POLLOUT)
+        p.register(b, self.port.POLLIN)  # tls steps out and comes back with its mask
+        self.assertEqual(os_poll.entries, {a: self.port.POLLIN, b: self.port.POLLIN, tls: self.port.POLLOUT})
+        self.assertEqual(os_poll.steps_out, 1)
+        p.unregister(tls)  # for good
+        p.register(Sock(), self.port.POLLIN)
+        self.assertNotIn(tls, os_poll.entries)
+        self.assertEqual(os_poll.steps_out, 2, "none left to step out")
 
     def test_a_table_that_cannot_grow_leaves_no_entry(self):
         Sock = self.sockets()

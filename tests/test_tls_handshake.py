@@ -6,6 +6,7 @@ import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 import unittest
 
 import uasyncore
+import uasyncore_slots
 import uasyncore_tls
 from support import IN, OUT, FakeSocket, oserror
 from tls_fakes import FakeContext, FakeEOF, FakeMbedTLS, FakeOpenSSL, raw_socket
@@ -185,6 +186,93 @@ class FailureTest(TLSTestCase):
         self.step((s, IN))
         self.assertEqual(ch.log[-1], "close")
         self.assertTrue(s.raw.closed)
+
+
+##### the handshake is a phase: what a listener's slot policy judges an accepted channel by
+
+
+class Phased(Chat):
+    # A line protocol with phases (a line each), as the control example: STARTTLS switches to TLS.
+    phase_timeout = 5
+
+    def found_terminator(self):
+        self.end_phase()
+        Chat.found_terminator(self)
+
+    def handle_evict(self):
+        self.log.append("evicted")
+        self.close()
+
+    def handle_phase_timeout(self):
+        self.log.append("timeout")
+        self.close()
+
+
+class HandshakePhaseTest(TLSTestCase):
+    # A listener with a budget of one whose connections run TLS from the start (tls) or on STARTTLS.
+    def listen(self, sslobj, tls=True):
+        self.clock = support.use_clock(self)
+        ctx = FakeContext(sslobj)
+        served = self.served = []
+
+        class Listener(uasyncore.dispatcher):
+            max_connections = 1
+
+            def handle_accepted(self, sock, addr):
+                ch = Phased(sock, map=self._map, context=ctx)
+                served.append(ch)
+                if tls:
+                    uasyncore_tls.start_tls(ch, ctx, server_side=True)
+
+        self.lsock = FakeSocket()
+        Listener(self.lsock, self.m).listen(5)
+        self.step()
+        return self.accept()
+
+    def accept(self, inbox=()):
+        raw = FakeSocket(peer=("127.0.0.1", 40000), inbox=list(inbox))
+        self.lsock.accept_plan.append((raw, ("127.0.0.1", 40000)))
+        self.step((self.lsock, IN))
+        return self.served[-1], raw
+
+    def each_kind(self):
+        return (lambda: self.openssl(*["read"] * 50), FakeMbedTLS)
+
+    def test_a_handshake_past_its_grace_is_taken_for_a_waiting_client_at_once(self):
+        for make in self.each_kind():
+            s = make()
+            ch, raw = self.listen(s)
+            self.clock.advance(uasyncore_slots.GRACE + 0.01)
+            self.step((s, IN))  # a step of its handshake, and nothing more
+            self.accept()  # a client waits: the handshake has been judged since it began
+            self.assertEqual(ch.log, ["evicted"], type(s).__name__)
+            self.assertTrue(s.closed and raw.closed)
+
+    def test_starttls_begins_a_phase_so_a_stalled_handshake_is_not_an_idle_session(self):
+        for make in self.each_kind():
+            s = make()
+            ch, raw = self.listen(s, tls=False)
+            raw.inbox.append(b"STARTTLS\r\n")
+            self.step((raw, IN))
+            self.assertEqual(len(ch.context.wraps), 1, "the reply went at once: the handshake began")
+            self.clock.advance(uasyncore_slots.GRACE + 0.01)  # less than the idle time a session keeps its slot for
+            self.step()
+            self.accept()
+            self.assertEqual(ch.log, [b"STARTTLS", "evicted"], type(s).__name__)
+
+    def test_the_time_a_handshake_took_is_not_counted_against_the_first_phase(self):
+        for make in self.each_kind():
+            s = make()
+            ch, raw = self.listen(s)
+            self.clock.advance(Phased.phase_timeout + 1)  # a slow handshake, while no client waited
+            if isinstance(s, FakeOpenSSL):
+                s.handshake_plan = []
+                self.step((s, IN))
+            s.inbox.append(b"HELLO\r\n")
+            self.step((s, IN))
+            self.step((s, IN))
+            self.assertEqual(ch.log, ["ready", b"HELLO"], type(s).__name__)
+            self.m, self.fake = support.fake_map()  # a map of its own for the next kind
 
 
 ##### contexts

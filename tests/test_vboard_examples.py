@@ -1,6 +1,7 @@
 # Every example deployed with mpremote to the virtual board (MicroPython's unix port behind a pty: the
 # PyPI one at 128K, and the board-like 32-bit one at the ESP32's 110K) and exercised over loopback by real host clients: http.client and curl, a control session,
-# mosquitto_sub against a real Mosquitto (in the clear and over TLS), a TLS client of the echo example. CPython only: it starts processes.
+# mosquitto_sub against a real Mosquitto (in the clear and over TLS), a TLS client of the echo example,
+# HTTPS beside HTTP, the control port's STARTTLS. CPython only: it starts processes.
 import support  # noqa: I001  (first, as in every test module)
 
 import json
@@ -144,6 +145,58 @@ class ExamplesOnTheVirtualBoardTest(unittest.TestCase):
             while len(got) < len(data):
                 got += s.recv(4096)
             self.assertEqual(got, data)
+
+    # copy the test certificate and key to the board in DER, as the examples' READMEs say
+    def certificate(self):
+        import tls_certs
+
+        if not tls_certs.OPENSSL:
+            self.skipTest("openssl is not installed")
+        c = tls_certs.certs()["server"]
+        mpremote(self, self.tty, "resume", "cp", c["cert_der"], ":/cert.der", "+", "cp", c["key_der"], ":/key.der")
+        return "tls_cert='/cert.der', tls_key='/key.der'", c["cert_pem"]
+
+    # the http example over HTTPS with plain HTTP beside it, as its main.py serves them from secrets.py
+    def test_https_beside_http(self):
+        import ssl
+
+        tls, ca = self.certificate()
+        port, plain = support.free_port(), support.free_port()
+        self.serve("http", "main(port=%d, plain_port=%d, %s)" % (port, plain, tls))
+        ctx = ssl.create_default_context(cafile=ca)
+        conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
+        conn.sock = ctx.wrap_socket(socket.create_connection((support.HOST, port), timeout=10), server_hostname="localhost")
+        for _ in range(2):  # one connection kept alive
+            conn.request("GET", "/api/status")
+            r = conn.getresponse()
+            self.assertEqual(r.status, 200)
+            self.assertIsInstance(json.loads(r.read())["mem_free"], int)
+        conn.close()
+        conn = http.client.HTTPConnection(support.HOST, plain, timeout=10)
+        conn.request("GET", "/api/status")
+        self.assertEqual(conn.getresponse().status, 200)
+        conn.close()
+
+    # the control example's STARTTLS, then AUTH with the token from the board's secrets.py
+    def test_control_starttls(self):
+        import ssl
+
+        tls, ca = self.certificate()
+        mpremote(self, self.tty, "resume", "exec", "f = open('/secrets.py', 'w')\nf.write('CONTROL_TOKEN = \"vb-token\"\\n')\nf.close()")
+        self.addCleanup(mpremote, self, self.tty, "resume", "exec", "import os\nos.remove('/secrets.py')")
+        port = support.free_port()
+        self.serve("control", "main(port=%d, %s)" % (port, tls))
+        with socket.create_connection((support.HOST, port), timeout=10) as raw:
+            raw.sendall(b"STARTTLS\r\n")
+            said = b""
+            while said.count(b"\n") < 2:  # the banner, then the reply: read no further (TLS follows)
+                said += raw.recv(1)
+            self.assertTrue(said.endswith(b"\nOK begin TLS\r\n"), said)
+            with ssl.create_default_context(cafile=ca).wrap_socket(raw, server_hostname="localhost") as s:
+                f = s.makefile("rwb")
+                f.write(b"AUTH vb-token\r\nSET led on\r\n")
+                f.flush()
+                self.assertEqual([f.readline(), f.readline()], [b"OK authenticated\r\n", b"OK led on\r\n"])
 
     @unittest.skipUnless(MOSQUITTO and MOSQUITTO_SUB, NEEDS)
     def test_mqtt(self):

@@ -4,7 +4,7 @@
 #
 #   python3 tools/mutate.py [-k SUBSTRING] [--list] [--keep]
 #
-# Each mutation is an exact snippet of lib/uasyncore.py or lib/uasynchat.py and its replacement. A
+# Each mutation is an exact snippet of a lib/ module and its replacement. A
 # snippet found nowhere, or more than once, is STALE: the code moved on without this list, and that
 # fails the run as a survivor does (edit the snippet, or drop the mutation with the code it tested).
 # The tests are tests/test_*.py but the end-to-end files (processes, examples, boards), under pytest:
@@ -48,6 +48,7 @@ END_TO_END = {
 CORE = "lib/uasyncore.py"
 CHAT = "lib/uasynchat.py"
 SLOTS = "lib/uasyncore_slots.py"
+TLS = "lib/uasyncore_tls.py"
 
 # (what the bug is, file, snippet, replacement): each a bug that the tests should see.
 MUTATIONS = [
@@ -208,6 +209,11 @@ MUTATIONS = [
      "                    if i:\n", "                    if True:\n"),
     ("a held-back tail as long as the buffer is reported as empty data", CHAT,
      "                    if n < len(buf):", "                    if n <= len(buf):"),
+    # the TLS handshake as a phase (uasyncore_tls)
+    ("an accepted channel's handshake begins no phase", TLS,
+     "            ch._got = 0\n            ch._mark = _port.ticks_ms()", "            pass"),
+    ("the handshake's end does not end its phase", TLS,
+     "            self.channel.end_phase()", "            pass"),
     # datagrams and names (the core's hooks for uasyncore_dgram and uasyncore_dns)
     ("a datagram channel's error event closes it", CORE,
      'elif getattr(obj, "_reads_errors", False):', "elif False:"),

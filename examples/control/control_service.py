@@ -1,8 +1,10 @@
 # control_service: a line-protocol control port for a device, on uasynchat.
 #
 # One command per line (\n or \r\n), one reply line per command: "OK ..." or "ERR <code> <reason>".
-# The commands and error codes are in README.md; the device itself is control_device, who may change
-# it control_auth. The same file runs on CPython, the MicroPython unix port and boards.
+# With a certificate the port offers STARTTLS: the connection switches to TLS in place, as SMTP's and
+# IMAP's do, and AUTH is taken only over TLS. The commands and error codes are in README.md; the
+# device itself is control_device, who may change it control_auth. The same file runs on CPython, the
+# MicroPython unix port and boards.
 import uasynchat
 import uasyncore
 from control_auth import Guesses, configured_token, same
@@ -18,14 +20,15 @@ IDLE_TIMEOUT = 120  # seconds a connection may go without sending a line
 READ_SIZE = 256  # bytes per recv(): all the input ever held besides the current line
 AUTH_TRIES = 3  # failed AUTHs after which a connection is closed
 AUTH_READS = False  # True: GET and STATUS need AUTH too (where the device has a token)
+AUTH_PLAINTEXT = False  # True: AUTH before STARTTLS too, where the port offers TLS (the token then travels in clear)
 
 ##### replies: every fixed line built once
 
 BANNER = b"OK uasyncore control port ready; HELP lists the commands\r\n"
-HELP = (
-    b"OK commands: HELP, GET temp|humidity|uptime|mem, SET led on|off, SET interval %d-%d, STATUS, QUIT;"
-    b" AUTH <token> before SET\r\n" % (INTERVAL_MIN, INTERVAL_MAX)
-)
+_COMMAND_LIST = b"GET temp|humidity|uptime|mem, SET led on|off, SET interval %d-%d, STATUS, QUIT" % (INTERVAL_MIN, INTERVAL_MAX)
+HELP = b"OK commands: HELP, " + _COMMAND_LIST + b"; AUTH <token> before SET\r\n"
+HELP_TLS = b"OK commands: HELP, STARTTLS, " + _COMMAND_LIST + b"; STARTTLS, then AUTH <token>, before SET\r\n"
+BEGIN_TLS = b"OK begin TLS\r\n"
 BYE = b"OK bye\r\n"
 AUTHENTICATED = b"OK authenticated\r\n"
 LED_ON = b"OK led on\r\n"
@@ -43,6 +46,10 @@ ERR_AUTH = b"ERR 31 authentication failed\r\n"
 ERR_AUTH_LAST = b"ERR 31 authentication failed: closing\r\n"
 ERR_READ_ONLY = b"ERR 32 read-only: this device has no token (CONTROL_TOKEN, see README.md)\r\n"
 ERR_AUTH_WAIT = b"ERR 33 too many failed AUTH from your address: try again in %d s\r\n"
+ERR_TLS_FIRST = b"ERR 34 STARTTLS first: AUTH is taken only over TLS on this port\r\n"
+ERR_NO_TLS = b"ERR 35 no TLS on this port: it has no certificate (see README.md)\r\n"
+ERR_TLS_ALREADY = b"ERR 36 TLS is on already\r\n"
+ERR_TLS_BUSY = b"ERR 37 no room for another TLS connection: try again later\r\n"
 ERR_IDLE = b"ERR 40 idle timeout: closing\r\n"
 ERR_LINE_TIMEOUT = b"ERR 41 line timeout: a line must end within %d s; closing\r\n" % LINE_TIMEOUT
 ERR_DEVICE = b"ERR 50 device error\r\n"
@@ -92,6 +99,7 @@ class ControlConnection(uasynchat.async_chat):
     phase_timeout = LINE_TIMEOUT
     authenticated = False
     auth_failures = 0  # on this connection
+    tls = False  # STARTTLS switched it to TLS
 
     def __init__(self, sock, server, map=None, peer=None):
         self.server = server
@@ -153,11 +161,15 @@ class ControlConnection(uasynchat.async_chat):
         self.push(reply)
         if self.quitting:
             self.close_when_done()  # what follows QUIT is dropped until the close
+        elif reply is BEGIN_TLS:
+            self.begin_tls()
 
     ##### the commands: each takes the line's words and returns the reply
 
     def do_help(self, words):
-        return ERR_EXTRA if len(words) > 1 else HELP
+        if len(words) > 1:
+            return ERR_EXTRA
+        return HELP if self.server.context is None else HELP_TLS
 
     def do_get(self, words):
         if self.server.auth_reads and self.refused():
@@ -231,6 +243,8 @@ class ControlConnection(uasynchat.async_chat):
         server = self.server
         if server.token is None:
             return ERR_READ_ONLY
+        if not self.tls and server.context is not None and not server.auth_plaintext:
+            return ERR_TLS_FIRST  # the token is not looked at: in clear it is anyone's on the network
         wait = server.guesses.wait(self.peer)
         if wait:
             reply = ERR_AUTH_WAIT % wait
@@ -253,11 +267,43 @@ class ControlConnection(uasynchat.async_chat):
             return ERR_READ_ONLY
         return None if self.authenticated else ERR_NOT_AUTHENTICATED
 
+    # STARTTLS: "OK begin TLS" in clear, then the handshake (begin_tls()).
+    def do_starttls(self, words):
+        if len(words) > 1:
+            return ERR_EXTRA
+        if self.server.context is None:
+            return ERR_NO_TLS
+        if self.tls:
+            return ERR_TLS_ALREADY
+        server = self.server
+        if server.tls_budget is not None and server.tls_connections >= server.tls_budget:
+            return ERR_TLS_BUSY  # what the port's heap holds of TLS connections
+        return BEGIN_TLS
+
+    # Switch to TLS once the reply has gone. What the client sent after STARTTLS in clear is dropped
+    # (it could be anyone's: command injection), and so is what it was granted in clear (RFC 3207).
+    def begin_tls(self):
+        import uasyncore_tls
+
+        self.tls = True
+        self.server.tls_connections += 1
+        self.authenticated = False
+        self.ac_in_buffer = b""
+        self.line = b""
+        self.dropping = False
+        uasyncore_tls.start_tls(self, self.server.context, server_side=True)
+
     def do_quit(self, words):
         if len(words) > 1:
             return ERR_EXTRA
         self.quitting = True
         return BYE
+
+    def close(self):
+        if self.tls:
+            self.tls = False
+            self.server.tls_connections -= 1
+        uasynchat.async_chat.close(self)
 
     ##### the idle timeout and the line's deadline
 
@@ -278,6 +324,7 @@ _COMMANDS = {
     "SET": ControlConnection.do_set,
     "STATUS": ControlConnection.do_status,
     "QUIT": ControlConnection.do_quit,
+    "STARTTLS": ControlConnection.do_starttls,
 }
 
 
@@ -286,14 +333,23 @@ _COMMANDS = {
 
 class ControlServer(uasyncore.dispatcher):
     # Accepts clients up to its connection budget and samples the device every interval; serve() listens.
-    # token: the bytes AUTH must give before SET (None: no one may change the device).
+    # token: the bytes AUTH must give before SET (None: no one may change the device); context: a
+    # server context (uasyncore_tls.server_context()) with which it offers STARTTLS.
     max_connections = min(MAX_CLIENTS, uasyncore.dispatcher.max_connections or MAX_CLIENTS)
     idle_timeout = IDLE_TIMEOUT
     auth_reads = AUTH_READS
+    auth_plaintext = AUTH_PLAINTEXT
+    tls_budget = None  # connections switched to TLS at once: the port's TLS budget where it offers TLS
+    tls_connections = 0
 
-    def __init__(self, device=None, map=None, token=None):
+    def __init__(self, device=None, map=None, token=None, context=None):
         uasyncore.dispatcher.__init__(self, map=map)
         self.token = token
+        self.context = context
+        if context is not None:
+            import uasyncore_tls
+
+            self.tls_budget = uasyncore_tls.MAX_CONNECTIONS
         self.guesses = Guesses()
         self.device = device or Device()
         self.device.sample()
@@ -322,10 +378,18 @@ class ControlServer(uasyncore.dispatcher):
 
 
 # Serve until interrupted. device: a Device with the board's LED pin and sensor reader; token: what
-# AUTH must give, by default CONTROL_TOKEN (control_auth.configured_token()).
-def main(host="127.0.0.1", port=7070, device=None, token=None):
+# AUTH must give, by default CONTROL_TOKEN (control_auth.configured_token()); with a certificate and
+# its key (file names, PEM or DER) the port offers STARTTLS.
+def main(host="127.0.0.1", port=7070, device=None, token=None, tls_cert=None, tls_key=None):
     token = token or configured_token()
-    ControlServer(device, token=token).serve(host, port)
+    context = None
+    if tls_cert is not None:
+        import uasyncore_tls
+
+        context = uasyncore_tls.server_context(tls_cert, tls_key)
+    ControlServer(device, token=token, context=context).serve(host, port)
     access = "SET after AUTH" if token else "read-only: no CONTROL_TOKEN set"
+    if context is not None:
+        access += ", STARTTLS" + ("" if not token or AUTH_PLAINTEXT else ", AUTH over TLS only")
     print("control: serving on %s:%d (%s)" % (host, port, access))
     uasyncore.loop()

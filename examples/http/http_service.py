@@ -2,7 +2,8 @@
 #
 # GET / is a small HTML page, GET /api/status the same facts as JSON (both from device_status).
 # Nothing else is served: the two routes are the whole URL space, so no request path can reach a file.
-# The same file runs on CPython, the MicroPython unix port and boards.
+# Over HTTPS too, with a certificate (uasyncore_tls): beside plain HTTP or alone. The same file runs
+# on CPython, the MicroPython unix port and boards.
 import uasynchat
 import uasyncore
 from device_status import UPTIME_SAMPLE, Status
@@ -388,16 +389,24 @@ class HttpConnection(uasynchat.async_chat):
 
 
 class HttpServer(uasyncore.dispatcher):
-    # Accepts clients up to its connection budget; serve() binds and listens.
+    # Accepts clients up to its connection budget; serve() binds and listens. With a server context
+    # (uasyncore_tls.server_context()) it serves HTTPS, within the port's TLS budget too.
     max_connections = min(MAX_CLIENTS, uasyncore.dispatcher.max_connections or MAX_CLIENTS)
     idle_timeout = IDLE_TIMEOUT
     # a kept-alive connection idle between requests gives its slot at once: its client reconnects
     slot_sessions = False
     slot_idle = 0
 
-    def __init__(self, status=None, map=None):
+    def __init__(self, status=None, map=None, context=None):
         uasyncore.dispatcher.__init__(self, map=map)
         self.status = status or Status()
+        self.context = context
+        if context is not None:
+            import uasyncore_tls
+
+            tls_budget = uasyncore_tls.MAX_CONNECTIONS  # what this port's heap holds of TLS connections
+            if tls_budget is not None and tls_budget < self.max_connections:
+                self.max_connections = tls_budget
         self.sampler = uasyncore.call_every(UPTIME_SAMPLE, self.status.uptime, map=self._map)
 
     # At its budget with a client waiting, the core's make_room() closes the connection that deserves
@@ -411,15 +420,29 @@ class HttpServer(uasyncore.dispatcher):
     # A client whose connection cannot be set up (no heap for it, gone already) is turned away by
     # the core, which closes what was made of it and keeps this listener serving (handle_accept_error).
     def handle_accepted(self, sock, addr):
-        HttpConnection(sock, self, self._map)
+        conn = HttpConnection(sock, self, self._map)
+        if self.context is not None:
+            import uasyncore_tls
+
+            uasyncore_tls.start_tls(conn, self.context, server_side=True)
 
     def close(self):
         self.sampler.cancel()
         uasyncore.dispatcher.close(self)
 
 
-# Serve until interrupted. status: a Status with the board's name and sensor reader.
-def main(host="127.0.0.1", port=8080, status=None):
-    HttpServer(status).serve(host, port)
-    print("http: serving on %s:%d" % (host, port))
+# Serve until interrupted. status: a Status with the board's name and sensor reader. With a
+# certificate and its key (file names, PEM or DER) it serves HTTPS on port, and plain HTTP too on
+# plain_port if one is given (a device serving both side by side).
+def main(host="127.0.0.1", port=8080, status=None, tls_cert=None, tls_key=None, plain_port=None):
+    status = status or Status()
+    if tls_cert is not None:
+        import uasyncore_tls
+
+        HttpServer(status, context=uasyncore_tls.server_context(tls_cert, tls_key)).serve(host, port)
+        print("http: serving on %s:%d (HTTPS)" % (host, port))
+    if tls_cert is None or plain_port is not None:
+        plain_port = port if tls_cert is None else plain_port
+        HttpServer(status).serve(host, plain_port)
+        print("http: serving on %s:%d" % (host, plain_port))
     uasyncore.loop()

@@ -238,32 +238,57 @@ RESERVE = 128  # bytes the poller holds back for completing a registration that 
 
 
 class Poller(_Poll):
+    # This port's select.poll keeps a socket's events in an array of pollfds and an object without a
+    # descriptor (an SSL object) beside it; when a new socket finds the array full and it moves to a new
+    # allocation, the fd-less objects' NULL is moved with the others into a wild pointer, and the next
+    # poll writes through it (MicroPython 1.29, extmod/modselect.c poll_set_add_fd: heap corruption, a
+    # segfault). So while such objects are registered, they step out around a socket's registration.
     def __init__(self):
         _Poll.__init__(self)
         self._reserve = bytearray(RESERVE)  # memory to give back when a registration must be completed
         self._scratch = None  # a select.poll that tries objects other than sockets first
+        self._fdless = None  # object -> mask of the registered objects without a descriptor
 
     # A MemoryError inside register() can leave a half-made entry (the key in, no poll object), on
     # which ipoll(), modify() and unregister() all crash. Registering again completes it; a reserve
     # freed for the last try makes room for that. Only when even that fails was the key never added
     # (growing the table failed first), so there is nothing to undo.
     def register(self, sock, mask):
+        fdless = self._fdless
         if type(sock) is not socket.socket:
             self._try(sock)
+            if not hasattr(sock, "fileno"):
+                fdless = None  # its registration moves nothing
         elif sock.fileno() < 0:
             raise OSError(EBADF, "EBADF")  # closed: poll would take it and never report it
+        if fdless:
+            self._fdless = None
+            for obj in fdless:
+                self._os.unregister(obj)
+        room = True
+        tries = 3
         try:
-            self._os.register(sock, mask)
-        except MemoryError as e:
-            gc.collect()
-            if self._retry(sock, mask):
-                return
-            self._reserve = None  # the last resort: room for the poll object
-            gc.collect()
-            if self._retry(sock, mask):
-                return
-            raise e
-        if self._reserve is None:
+            while True:
+                try:
+                    self._os.register(sock, mask)
+                    break
+                except MemoryError:
+                    room = False
+                    tries -= 1
+                    if not tries:
+                        raise
+                    if tries == 1:
+                        self._reserve = None  # the last resort: room for the poll object
+                    gc.collect()
+        finally:
+            if fdless:  # back in, each as it was
+                for obj in fdless:
+                    self.register(obj, fdless[obj])
+        if not hasattr(sock, "fileno"):
+            if self._fdless is None:
+                self._fdless = {}
+            self._fdless[sock] = mask
+        if room and self._reserve is None:
             try:
                 self._reserve = bytearray(RESERVE)
             except MemoryError:
@@ -278,12 +303,16 @@ class Poller(_Poll):
         scratch.unregister(obj)
         self._scratch = scratch
 
-    def _retry(self, sock, mask):
-        try:
-            self._os.register(sock, mask)
-        except MemoryError:
-            return False
-        return True
-
     def modify(self, sock, mask):
         self._os.modify(sock, mask)
+        fdless = self._fdless
+        if fdless and sock in fdless:
+            fdless[sock] = mask
+
+    def unregister(self, sock):
+        _Poll.unregister(self, sock)
+        fdless = self._fdless
+        if fdless and sock in fdless:
+            del fdless[sock]
+            if not fdless:
+                self._fdless = None  # an empty dict keeps its table
