@@ -30,13 +30,15 @@ IDLE_STEPS = (0, 50, 100, 150, 200)
 # Where the target is met the limit is the target; where not yet (issue 11's note says what was
 # measured and tried) the limit sits a little above today's figure, so that nothing grows unnoticed.
 TARGETS = {
-    "core + adapter, .mpy": (12 * 1024, 24000),
-    "+ uasynchat, .mpy": (None, 4000),
+    "core + adapter, .mpy": (12 * 1024, 25000),
+    # a module's figure includes a new qstr pool when the core's is full: uasynchat's is 3.8 KB or, since
+    # the unix adapter's last names filled the pool, 6.0 KB (a pool is allocated whole)
+    "+ uasynchat, .mpy": (None, 6500),
     "+ uasyncore_tls, .mpy": (None, 12500),
     "+ uasyncore_dgram, .mpy": (None, 7200),
     "+ uasyncore_dns, .mpy": (None, 14500),  # with uasyncore_dgram, which it imports
     "+ uasyncore_slots, .mpy": (None, 1200),
-    "core + adapter, frozen": (4 * 1024, 6400),
+    "core + adapter, frozen": (4 * 1024, 6800),
     "idle echo connection": (150, 150),
 }
 CORE = ("uasyncore_port", "uasyncore")  # what a plain TCP service imports
