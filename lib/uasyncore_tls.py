@@ -155,9 +155,12 @@ def _host_load_chain(ctx, cert, key):
 # and a client's handle_error() with ETIMEDOUT. After STARTTLS, do not trust plaintext the peer sent
 # before the switch (an async_chat may still hold some in ac_in_buffer).
 def start_tls(channel, context, server_side=False, server_hostname=None, timeout=None):
+    if channel.socket is None or channel._fileno is None:
+        raise OSError(_port.EBADF, "start_tls() needs an open channel: create_socket() first, or it was closed")
     args = (context, server_side, server_hostname, HANDSHAKE_TIMEOUT if timeout is None else timeout)
     if not channel.connected:
-        channel.handle_connect_event = _Later(channel, args).connect_event
+        # the connection's first event (read or write) starts TLS, and nothing of the program's runs
+        channel.handle_read_event = channel.handle_write_event = _Later(channel, args).connect_event
     elif _queued(channel):
         later = _Later(channel, args)
         later.paused = not channel._reading_paused
@@ -182,7 +185,8 @@ class _Later:
     # A client's connection is up (or failed): check it as the core does, then start TLS.
     def connect_event(self):
         ch = self.channel
-        del ch.handle_connect_event
+        del ch.handle_read_event
+        del ch.handle_write_event
         ch._stop_connect_timer()
         err = _port.sock_error(ch.socket)
         if err != 0:
@@ -374,6 +378,10 @@ class TLSSocket:
         sent = self._write_chunk(buf, n)
         if retry or sent is None or sent >= n:
             return sent
+        return self._write_rest(buf, sent, n)
+
+    # More than a chunk to send: the next chunks while the SSL object takes them.
+    def _write_rest(self, buf, sent, n):
         view = memoryview(buf)
         while sent < n and self.held is None and not self.closed:
             more = self._write_chunk(view[sent:], n - sent)

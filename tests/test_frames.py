@@ -85,6 +85,21 @@ PER_MESSAGE = {
         "datagram_dispatcher_with_send._change",
         "datagram_dispatcher_with_send._level",
     ],
+    # MicroPython's TLS path (the _OpenSSL class runs on CPython only, where frames cost little)
+    "lib/uasyncore_tls.py": [
+        "TLSSocket.send",
+        "TLSSocket.write",
+        "TLSSocket._write_chunk",
+        "TLSSocket.recv",
+        "TLSSocket.recv_into",
+        "_MbedTLS._readable",
+        "_MbedTLS._writable",
+        "_MbedTLS._read_event",
+        "_MbedTLS._write_event",
+        "_MbedTLS._write",
+        "_MbedTLS._read",
+        "_MbedTLS._read_into",
+    ],
     "examples/echo/echo_service.py": ["EchoHandler.handle_read"],
     "examples/udp_echo/udp_echo_service.py": ["UdpEcho.handle_datagram"],
     "examples/http/http_service.py": [

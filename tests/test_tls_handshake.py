@@ -78,6 +78,32 @@ class HandshakeTest(TLSTestCase):
         self.assertEqual(ch.log, ["connect", "ready"])
         self.assertTrue(ch.connected)
 
+    def test_a_clients_write_handler_waits_for_the_handshake_when_the_connect_completes_on_a_write_event(self):
+        s = self.openssl("read", "read")
+        raw = FakeSocket(connect_result=_port.EINPROGRESS)
+        writes = []
+
+        class Eager(Echo):
+            def handle_write(self):
+                writes.append(self.connected)
+
+        ch = Eager(map=self.m)
+        ch.set_socket(raw)
+        uasyncore_tls.start_tls(ch, FakeContext(s), server_hostname="device.local")
+        ch.connect(("127.0.0.1", 8883))
+        self.step((raw, OUT))  # the TCP connection is up: the handshake starts, the program waits
+        self.assertEqual((writes, ch.log), ([], []))
+
+    def test_start_tls_needs_an_open_channel(self):
+        ch = Echo(map=self.m)
+        with self.assertRaises(OSError):
+            uasyncore_tls.start_tls(ch, FakeContext(FakeMbedTLS()))  # no socket yet
+        ch.set_socket(FakeSocket())
+        ch.close()
+        with self.assertRaises(OSError):
+            uasyncore_tls.start_tls(ch, FakeContext(FakeMbedTLS()))  # closed
+        self.assertNotIn("handle_read_event", ch.__dict__, "nothing was put on the channel")
+
     def test_an_mbedtls_client_connects_at_once_and_its_output_waits_for_the_handshake(self):
         s = FakeMbedTLS()
         raw = FakeSocket(connect_result=_port.EINPROGRESS)
