@@ -288,7 +288,8 @@ class TLSSocket:
         ch.handle_read_event = self._read_event
         ch.handle_write_event = self._write_event
         self.patched = True
-        self.timer = uasyncore.call_later(timeout, self._expired, map=ch._map)
+        # from a timer, what the channel's hooks raise is the channel's (handle_error), as from an event
+        self.timer = uasyncore.call_later(timeout, uasyncore._deliver, ch, self._expired, map=ch._map)
         if ch._owner is not None:
             ch._got = 0
             ch._mark = _port.ticks_ms()
@@ -321,7 +322,7 @@ class TLSSocket:
         if self.channel._owner is not None:
             self.channel.end_phase()
         if later:
-            uasyncore.call_later(0, self.announce, map=self.channel._map)
+            uasyncore.call_later(0, uasyncore._deliver, self.channel, self.announce, map=self.channel._map)
         else:
             self.announce()
 

@@ -59,6 +59,26 @@ class HandshakeTest(TLSTestCase):
         self.assertEqual(bytes(ch.got), b"hello")
         self.assertNotIn("readable", ch.__dict__, "the channel's own predicates serve again")
 
+    def test_a_ready_hook_that_raises_reaches_handle_error_though_a_timer_calls_it(self):
+        # on mbedTLS the handshake's end shows with the first byte, and the hook runs after that read
+        class Buggy(Echo):
+            def handle_tls_ready(self):
+                raise ValueError("the program's bug")
+
+        s = FakeMbedTLS()
+        raw = FakeSocket(connect_result=_port.EINPROGRESS)
+        ch = Buggy(map=self.m)
+        ch.set_socket(raw)
+        uasyncore_tls.start_tls(ch, FakeContext(s), server_hostname="device.local")
+        ch.connect(("127.0.0.1", 8883))
+        self.step((raw, OUT))
+        s.write_plan = [None]
+        ch.send(b"CONNECT")  # the write that shows the handshake is over comes in a write event
+        self.step()
+        self.step((s, OUT))
+        self.step()
+        self.assertIn(("error", "ValueError"), ch.log)
+
     def test_an_openssl_client_connects_once_the_handshake_is_done(self):
         s = self.openssl("read", "read")
         raw = FakeSocket(connect_result=_port.EINPROGRESS)
