@@ -190,11 +190,7 @@ def sock_error(sock):
     try:
         sock.recv(1, _PEEK)
     except OSError as err:
-        err = err.args[0]
-        if err == EAGAIN:
-            return 0
-        # lwIP reports the reset that refuses a connect as ECONNRESET
-        return ECONNREFUSED if err == ECONNRESET else err
+        return _connect_errno(err.args[0])
     return 0
 
 
@@ -251,6 +247,14 @@ errorcode = {
 SLOT_GRACE = 0.5  # seconds a phase (a request's head, a line), or a connection first seen, is not judged
 SLOT_MIN_RATE = 500  # bytes per second a phase past its grace must average (Apache's MinRate)
 SLOT_IDLE = 1  # seconds a session must have been idle before its slot may be taken (a live user keeps it)
+
+
+# What a connecting socket's error says: 0 if it only would block; lwIP reports the reset that refuses
+# a connect as ECONNRESET.
+def _connect_errno(err):
+    if err == EAGAIN:
+        return 0
+    return ECONNREFUSED if err == ECONNRESET else err
 
 
 # Whether host is "" or a dotted IPv4 address, which the socket methods take without a lookup.

@@ -33,6 +33,14 @@ SLOT_MIN_RATE = 500  # bytes per second a phase past its grace must average (Apa
 SLOT_IDLE = 1  # seconds a session must have been idle before its slot may be taken (a live user keeps it)
 
 
+# What a connecting socket's error says: 0 if it only would block; lwIP reports the reset that refuses
+# a connect as ECONNRESET.
+def _connect_errno(err):
+    if err == EAGAIN:
+        return 0
+    return ECONNREFUSED if err == ECONNRESET else err
+
+
 # Whether host is "" or a dotted IPv4 address, which the socket methods take without a lookup.
 def _numeric(host):
     for c in host:

@@ -63,11 +63,7 @@ def sock_error(sock):
     try:
         sock.send(b"")
     except OSError as err:
-        err = err.args[0]
-        if err == EAGAIN:
-            return 0
-        # lwIP reports the reset that refuses a connect as ECONNRESET
-        return ECONNREFUSED if err == ECONNRESET else err
+        return _connect_errno(err.args[0])
     return 0
 
 
