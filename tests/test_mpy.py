@@ -145,3 +145,25 @@ class MpyBuildTest(unittest.TestCase):
             check += "assert p.__file__.endswith('.mpy'); print(p.MAX_CONNECTIONS)"
             run = subprocess.run([MICROPYTHON, "-c", check], capture_output=True, text=True, timeout=60)
             self.assertEqual(run.returncode, 0, adapter + ": " + run.stdout + run.stderr)
+
+    def test_a_compile_that_dies_halfway_leaves_the_previous_mpy_whole(self):
+        # test runs side by side (make test-pip) build build/unix while others deploy it, and
+        # MicroPython hangs, silently, importing a truncated .mpy: a reader never sees one half written
+        out = os.path.join(self.tmp, "halfway")
+        first = mpybuild.build("unix", out)[min(mpybuild.sources("unix"))][1]  # the one the compiler dies on
+        with open(first, "rb") as f:
+            whole = f.read()
+        dying = os.path.join(self.tmp, "dying-mpy-cross")
+        with open(dying, "w") as f:  # writes a few bytes where -o says, then fails as a killed compiler would
+            f.write("#!/bin/sh\nwhile [ \"$1\" != -o ]; do shift; done\nprintf 'M\\006' > \"$2\"\nexit 1\n")
+        os.chmod(dying, 0o755)
+        real = mpybuild.mpy_cross
+        mpybuild.mpy_cross = lambda: dying
+        try:
+            with self.assertRaises(subprocess.CalledProcessError):
+                mpybuild.build("unix", out)
+        finally:
+            mpybuild.mpy_cross = real
+        with open(first, "rb") as f:
+            self.assertEqual(f.read(), whole)
+        self.assertEqual(sorted(n for n in os.listdir(out) if not n.endswith(".mpy")), [])

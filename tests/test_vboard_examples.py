@@ -64,8 +64,16 @@ class ExamplesOnTheVirtualBoardTest(unittest.TestCase):
                                 stderr=subprocess.STDOUT)
         self.addCleanup(self.stop, proc)
         said = read_until(proc, b"serving on")
-        self.assertIn("serving on", said)
+        self.assertIn("serving on", said, "the board's console ended with:\n" + self.console_tail())
         return said
+
+    def console_tail(self, size=2000):
+        try:
+            with open(os.path.join(self.dir, "console.log"), "rb") as f:
+                f.seek(max(0, os.path.getsize(f.name) - size))
+                return f.read().decode(errors="replace")
+        except OSError as e:
+            return "(no console.log: %s)" % e
 
     def stop(self, proc):
         proc.terminate()

@@ -51,8 +51,15 @@ def build(adapter, out):
     built = {}
     for name, src in sorted(sources(adapter).items()):
         mpy = os.path.join(out, name + ".mpy")
-        # -s: tracebacks on the board name the module's file, not this machine's path
-        subprocess.run([compiler, "-s", name + ".py", "-o", mpy, src], check=True)
+        # -s: tracebacks on the board name the module's file, not this machine's path; written
+        # aside and renamed, as test runs side by side (make test-pip) build and deploy this folder
+        part = "%s.%d.part" % (mpy, os.getpid())
+        try:
+            subprocess.run([compiler, "-s", name + ".py", "-o", part, src], check=True)
+            os.replace(part, mpy)
+        finally:
+            if os.path.exists(part):
+                os.remove(part)
         built[name] = (src, mpy)
     return built
 
