@@ -75,6 +75,12 @@ class WheelTest(unittest.TestCase):
         self.assertIn("Requires-Python: >=3.11", lines)
         self.assertFalse([line for line in lines if line.startswith("Requires-Dist")], "no dependencies")
 
+    def test_it_carries_the_license(self):
+        lines = self.files[self.dist_info + "METADATA"].decode().splitlines()
+        self.assertIn("License-Expression: MIT", lines)
+        with open(os.path.join(ROOT, "LICENSE"), "rb") as f:
+            self.assertEqual(self.files[self.dist_info + "licenses/LICENSE"], f.read())
+
     def test_the_version_is_kept_in_package_json_alone(self):
         with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
             project = tomllib.load(f)["project"]
