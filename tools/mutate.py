@@ -69,8 +69,8 @@ MUTATIONS = [
      'if getattr(obj, "_reading_paused", False):\n            obj.resume_reading()',
      "if False:\n            obj.resume_reading()"),
     ("async_chat's initiate_send forgets the watermarks", CHAT,
-     "                self.interest_changed()\n            self._output_level(self._queued)",
-     "                self.interest_changed()"),
+     "            self.interest_changed()  # emptied; or filled by hand (not by push) and not all sent yet\n            self._output_level(self._queued)",
+     "            self.interest_changed()  # emptied; or filled by hand (not by push) and not all sent yet"),
     # error routing
     ("a peer gone (ECONNRESET, EPIPE...) in a handler goes to handle_error", CORE,
      "in _DISCONNECTED and not getattr(obj, \"connecting\", False):\n        obj.handle_close()",
