@@ -686,12 +686,7 @@ class dispatcher:
         if old is not None and old is not self and _socket_gone(old, self._fileno):
             # its socket was closed behind its back and the OS gave the number to ours: CPython's epoll
             # forgot that socket without a word, so this is where its channel learns it hung up
-            try:
-                old.handle_close()
-            except _reraised_exceptions:
-                raise
-            except Exception as e:
-                _error(old, e)
+            _deliver(old, old.handle_close)
             if map.get(self._fileno) is old:
                 old.del_channel(map)
         map[self._fileno] = self
@@ -787,7 +782,14 @@ class dispatcher:
         return conn, _port.peer_address(addr)
 
     def send(self, data):
-        sent = _io(_send, self.socket, data, 0)
+        return self._sent(_io(_send, self.socket, data, 0))
+
+    # send() of buffer[:n] without slicing it: on MicroPython such a send allocates nothing.
+    def send_from(self, buffer, n):
+        return self._sent(_io(_port.send_part, self.socket, buffer, n))
+
+    # What a send gave: the bytes sent (noted as activity), or 0 for what _io_failed() settles.
+    def _sent(self, sent):
         if sent.__class__ is not int:
             return self._io_failed(sent, 0)
         if sent:
@@ -797,30 +799,11 @@ class dispatcher:
                 self._mark = _port.ticks_ms()  # between phases a byte out counts as activity too
         return sent
 
-    # send() of buffer[:n] without slicing it: on MicroPython such a send allocates nothing.
-    def send_from(self, buffer, n):
-        sent = _io(_port.send_part, self.socket, buffer, n)
-        if sent.__class__ is not int:
-            return self._io_failed(sent, 0)
-        if sent:
-            if self._idle_timer is not None:
-                self._last_io = _port.ticks_ms()
-            if self._got < 0:
-                self._mark = _port.ticks_ms()
-        return sent
-
     def recv(self, buffer_size):
         data = _io(_recv, self.socket, buffer_size, 0)
         if data is None or isinstance(data, BaseException):
             return self._io_failed(data, b"")
-        if not data:
-            self.handle_close()  # the peer closed its side
-        else:
-            if self._idle_timer is not None:
-                self._last_io = _port.ticks_ms()
-            if self._owner is not None and self._phased() and self._phase_read(len(data)):
-                return b""
-        return data
+        return data if self._read(len(data)) else b""
 
     # recv() into a buffer the caller owns (a bytearray or memoryview): the number of bytes, 0 once
     # the peer has closed. On MicroPython a read then allocates nothing.
@@ -831,14 +814,20 @@ class dispatcher:
         n = _io(read, self.socket, buffer, 0)
         if n.__class__ is not int:
             return self._io_failed(n, 0)
+        return n if self._read(n) else 0
+
+    # n bytes read (0: the peer closed its side): whether the program gets them, which it does not
+    # once they come past its phase's deadline.
+    def _read(self, n):
         if not n:
             self.handle_close()
-        else:
-            if self._idle_timer is not None:
-                self._last_io = _port.ticks_ms()
-            if self._owner is not None and self._phased() and self._phase_read(n):
-                return 0
-        return n
+            return True
+        if self._idle_timer is not None:
+            self._last_io = _port.ticks_ms()
+        owner = self._owner
+        if owner is None or self.phase_timeout is None and owner.max_connections is None:
+            return True  # no phases counted: not accepted, or neither a deadline nor a listener's budget
+        return not self._phase_read(n)
 
     # What a send or read gave that is not a count (or data): None or an errno saying nothing moved
     # yet (no room, or a spurious wake-up; MicroPython's TLS sockets say it with None), the peer gone
@@ -1006,10 +995,6 @@ class dispatcher:
             return False
         self.handle_phase_timeout()
         return True
-
-    # Whether an accepted channel counts its phases: it has a deadline, or its listener a budget.
-    def _phased(self):
-        return self.phase_timeout is not None or self._owner.max_connections is not None
 
     # The protocol's phase (a request's head, a command line, a handshake) is complete: the channel is
     # between phases, idle from now, until its next bytes begin the next one.

@@ -33,6 +33,8 @@ PER_MESSAGE = {
         "dispatcher.send_from",
         "dispatcher.recv",
         "dispatcher.recv_into",
+        "dispatcher._sent",
+        "dispatcher._read",
         "dispatcher._output_level",
         "dispatcher._phase_read",
         "dispatcher.end_phase",
