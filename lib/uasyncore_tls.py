@@ -155,12 +155,14 @@ def _host_load_chain(ctx, cert, key):
 # and a client's handle_error() with ETIMEDOUT. After STARTTLS, do not trust plaintext the peer sent
 # before the switch (an async_chat may still hold some in ac_in_buffer).
 def start_tls(channel, context, server_side=False, server_hostname=None, timeout=None):
-    if channel.socket is None or channel._fileno is None:
+    if channel.socket is None or channel._fileno is None and not channel.connecting:  # (a name being looked up has no key)
         raise OSError(_port.EBADF, "start_tls() needs an open channel: create_socket() first, or it was closed")
     args = (context, server_side, server_hostname, HANDSHAKE_TIMEOUT if timeout is None else timeout)
     if not channel.connected:
-        # the connection's first event (read or write) starts TLS, and nothing of the program's runs
-        channel.handle_read_event = channel.handle_write_event = _Later(channel, args).connect_event
+        # the connection's first event (read or write, or a connect() that completes at once) starts
+        # TLS, and nothing of the program's runs
+        later = _Later(channel, args).connect_event
+        channel.handle_connect_event = channel.handle_read_event = channel.handle_write_event = later
     elif _queued(channel):
         later = _Later(channel, args)
         later.paused = not channel._reading_paused
@@ -185,6 +187,7 @@ class _Later:
     # A client's connection is up (or failed): check it as the core does, then start TLS.
     def connect_event(self):
         ch = self.channel
+        del ch.handle_connect_event
         del ch.handle_read_event
         del ch.handle_write_event
         ch._stop_connect_timer()

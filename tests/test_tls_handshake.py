@@ -6,6 +6,7 @@ import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 import unittest
 
 import uasyncore
+import uasyncore_dns
 import uasyncore_slots
 import uasyncore_tls
 from support import IN, OUT, FakeSocket, oserror
@@ -113,6 +114,42 @@ class HandshakeTest(TLSTestCase):
         ch.connect(("127.0.0.1", 8883))
         self.step((raw, OUT))  # the TCP connection is up: the handshake starts, the program waits
         self.assertEqual((writes, ch.log), ([], []))
+
+    def test_a_connect_that_completes_at_once_runs_nothing_of_the_program_before_the_handshake(self):
+        s = self.openssl("read", "read")
+        raw = FakeSocket(connect_result=0)  # connected in connect() itself (AF_UNIX, a repeated connect)
+
+        class Hello(Echo):
+            def handle_connect(self):
+                Echo.handle_connect(self)
+                self.send(b"SECRET")
+
+        ch = Hello(map=self.m)
+        ch.set_socket(raw)
+        uasyncore_tls.start_tls(ch, FakeContext(s), server_hostname="device.local")
+        ch.connect(("127.0.0.1", 8883))
+        raw.inbox.append(b"\x16\x03")
+        self.step((raw, IN))
+        self.assertEqual((ch.log, bytes(raw.sent)), ([], b""), "handle_connect() waits for the handshake; nothing in plaintext")
+        self.step((s, IN))
+        self.step((s, IN))
+        self.assertEqual(ch.log, ["connect", "ready"], "announced once, after the handshake")
+
+    def test_start_tls_after_connect_to_a_host_name(self):
+        looked_up = []
+        real = uasyncore_dns.resolve
+        uasyncore_dns.resolve = lambda host, callback, *args, **kw: looked_up.append((host, callback))
+        self.addCleanup(setattr, uasyncore_dns, "resolve", real)
+        ch = Echo(map=self.m)
+        raw = FakeSocket(connect_result=_port.EINPROGRESS)
+        ch.set_socket(raw)
+        ch.connect(("device.example", 8883))  # the channel leaves the map while the name is looked up
+        self.assertEqual([h for h, _ in looked_up], ["device.example"])
+        uasyncore_tls.start_tls(ch, FakeContext(self.openssl("read")), server_hostname="device.example")
+        looked_up[0][1]("127.0.0.1", None)  # the answer: the channel connects to the address
+        self.step((raw, OUT))
+        self.assertIsInstance(ch.socket, uasyncore_tls.TLSSocket, "the connection's first event started TLS")
+        self.assertEqual(ch.log, [])
 
     def test_start_tls_needs_an_open_channel(self):
         ch = Echo(map=self.m)
