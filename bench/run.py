@@ -8,6 +8,8 @@
 #   python3 bench/run.py --scenarios t1,t10,tbulk,https --runs 3  only TLS: the echo example and asyncio over
 #                                           TLS, the http example and microdot over HTTPS (wrk)
 #   python3 bench/run.py --profile http --cprofile          the http example (CPython) under cProfile and wrk
+#   python3 bench/run.py --against HEAD~1 --runs 5 --servers uasyncore-cpy,against-uasyncore-cpy,uasyncore-mpy,against-uasyncore-mpy
+#                                           today's echo beside REV's, on both runtimes: what a core change costs
 #
 # Each cell starts a fresh server (pinned to CPU 1), runs one loadgen scenario (pinned to CPU 0),
 # checks the server is still alive and stops it by its PID. Scenarios run in order; within a
@@ -172,6 +174,36 @@ def tls_certs():
     finally:
         sys.path.pop(0)
     return made.certs()["server"] if made.OPENSSL else None
+
+
+# --against REV: the uasyncore echo as git revision REV had it (its lib/, adapter and examples/echo),
+# beside today's on each runtime, with its ratio to today's: what a change to the core cost or saved,
+# measured in the same run. Each runtime gets one flat folder the variant wrapper imports first.
+def against_servers(rev, mpy):
+    out = os.path.join(BENCH, "build", "against")
+    shutil.rmtree(out, ignore_errors=True)
+    tree = os.path.join(out, "tree")
+    os.makedirs(tree)
+    paths = ["lib", "examples/echo", "ports/cpython/uasyncore_port.py", "ports/unix/uasyncore_port.py"]
+    archive = subprocess.run(["git", "archive", "--format=tar", rev] + paths, cwd=ROOT, capture_output=True)
+    if archive.returncode:
+        raise SystemExit("--against %s: %s" % (rev, archive.stderr.decode(errors="replace").strip()))
+    subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+    s = "bench/servers/uasyncore_echo_variant.py"
+    made = []
+    for port, runtime, key, python in (("cpython", "cpython", "uasyncore-cpy", PY), ("unix", "micropython", "uasyncore-mpy", mpy)):
+        if not python:
+            continue
+        flat = os.path.join(out, port)
+        os.makedirs(flat)
+        for folder in ("lib", "examples/echo", "ports/" + port):
+            for name in os.listdir(os.path.join(tree, folder)):
+                if name.endswith(".py"):
+                    shutil.copy(os.path.join(tree, folder, name), flat)
+        label = "uasyncore echo at %s, %s" % (rev, "CPython" if port == "cpython" else "MicroPython")
+        made.append(Server("against-" + key, label, lambda p, python=python, flat=flat: [python, s, p, "--lib", flat],
+                           runtime, baseline=key, note="ratio to today's uasyncore echo on the same runtime"))
+    return made
 
 
 def tls_servers(mpy, certs):
@@ -1121,6 +1153,8 @@ def main():
     ap.add_argument("--quiet-wait", type=float, help="before each cell wait up to this many seconds for the CPUs to be idle (quick: 2, full: 30)")
     ap.add_argument("--retries", type=int, help="times a cell that other processes disturbed (>10%% of a core) runs again (quick: 1, full: 2)")
     ap.add_argument("--micropython", default=default_micropython(), help="the micropython binary")
+    ap.add_argument("--against", metavar="REV",
+                    help="also run the uasyncore echo as git revision REV had it, beside today's (its ratio is to today's)")
     ap.add_argument("--profile", metavar="SCENARIO",
                     help="profile the uasyncore echo (CPython) under one scenario; http/http4: the http example under wrk")
     ap.add_argument("--cprofile", action="store_true", help="with --profile: cProfile even where py-spy is installed")
@@ -1206,6 +1240,8 @@ def main():
         cfg.http_note = "; ".join(notes) or None
     if cfg.http_note:
         print("note: " + cfg.http_note)
+    if cfg.against:
+        all_servers += against_servers(cfg.against, mpy)
     if cfg.servers:
         want = cfg.servers.split(",")
         all_servers = [s for s in all_servers if s.key in want]
