@@ -777,8 +777,9 @@ def markdown(info, summary, servers_, scenarios, heap, cfg, png_name):
         L.append(
             "Echo servers on 127.0.0.1 driven by `bench/loadgen` (C, epoll). Ping-pong columns: 64-byte messages"
             " per second over all active connections, every byte checked; bulk: MB/s (10^6 bytes) of payload echoed"
-            " back and checked. %s; ×N is the ratio to CPython 3.11's stdlib asyncore in the same run%s."
-            % (cells, " (median over runs)" if cfg.runs > 1 else "")
+            " back and checked. %s; ×N is the ratio to CPython 3.11's stdlib asyncore in the same run%s%s."
+            % (cells, " (median over runs)" if cfg.runs > 1 else "",
+               " (rows at %s: to today's uasyncore echo on the same runtime)" % cfg.against if cfg.against else "")
         )
         L.append("")
     else:
