@@ -9,6 +9,6 @@ WIFI_COUNTRY = None  # e.g. "GB": the regulatory domain, where the board needs i
 TLS_CERT = None  # e.g. "cert.der"
 TLS_KEY = None  # e.g. "key.der"
 # The control example's token: a client must give it (AUTH <token>) before it may change the device.
-# Long and random, e.g. python3 -c "import secrets; print(secrets.token_urlsafe(16))". Without one
+# Long and random, e.g. python3 -I -c "import secrets; print(secrets.token_urlsafe(16))". Without one
 # the control port is read-only.
 CONTROL_TOKEN = ""

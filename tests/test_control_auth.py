@@ -45,6 +45,12 @@ class RefusedTest(AuthCase):
         self.assertTrue(self.server.device.led_on)
         self.assertNoToken(sock)
 
+    def test_a_token_given_as_a_string_works_as_its_bytes(self):
+        self.server.close()
+        self.listen(cs.ControlServer(map=self.map, token=TOKEN.decode()))  # as main(token="...") passes it
+        sock, conn = self.stranger()
+        self.assertEqual(self.feed(sock, b"AUTH " + TOKEN + b"\nSET led on\n"), [b"OK authenticated", b"OK led on"])
+
     def test_reading_needs_no_token_unless_the_server_says(self):
         sock, conn = self.stranger()
         got = self.feed(sock, b"GET temp\nSTATUS\nHELP\n")

@@ -344,7 +344,7 @@ class ControlServer(uasyncore.dispatcher):
 
     def __init__(self, device=None, map=None, token=None, context=None):
         uasyncore.dispatcher.__init__(self, map=map)
-        self.token = token
+        self.token = token.encode() if isinstance(token, str) else token  # compared with the bytes of AUTH's line
         self.context = context
         if context is not None:
             import uasyncore_tls
