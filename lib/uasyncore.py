@@ -1190,8 +1190,10 @@ class dispatcher:
     def make_room(self):
         try:
             import uasyncore_slots
-        except ImportError:
-            return None  # not installed: the client waits until a connection closes
+        except ImportError:  # a board given the core without it: said once, and clients wait for a close
+            self.log_info("uasyncore_slots is not installed: a waiting client gets a slot only when a connection closes", "error")
+            self.make_room = lambda: None
+            return None
         return uasyncore_slots.make_room(self)
 
 

@@ -4,6 +4,7 @@
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
 import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
 
+import sys
 import unittest
 
 import uasyncore
@@ -141,6 +142,30 @@ class SilentTest(SlotsCase):
         socks = [self.connect()[0] for _ in range(5)]
         self.after(3600)
         self.assertEqual([s.closed for s in socks], [False] * 5)
+
+
+class NotInstalledTest(SlotsCase):
+    def test_a_board_without_the_policy_says_so_once_and_the_client_waits_for_a_close(self):
+        said = []
+        self.listener.log_info = lambda message, type="info": said.append((type, message))
+        policy = sys.modules.pop("uasyncore_slots")
+        path = sys.path[:]
+        sys.path[:] = []  # nowhere to import it from, as on a board it was not copied to
+        try:
+            (a, conn_a), (b, conn_b) = self.full()
+            self.client_waits()
+            self.after(3600)
+            self.after(3600)
+        finally:
+            sys.path[:] = path
+            sys.modules["uasyncore_slots"] = policy
+        self.assertEqual(len(said), 1, said)
+        self.assertEqual(said[0][0], "error")
+        self.assertIn("uasyncore_slots is not installed", said[0][1])
+        self.assertFalse(a.closed or b.closed, "no policy: nothing is taken")
+        conn_a.close()
+        self.step()
+        self.assertFalse(self.listener.clients_waiting, "a close gives the waiting client its slot")
 
 
 class IdleTest(SlotsCase):
