@@ -1191,7 +1191,7 @@ class dispatcher:
         try:
             import uasyncore_slots
         except ImportError:  # a board given the core without it: said once, and clients wait for a close
-            self.log_info("uasyncore_slots is not installed: a waiting client gets a slot only when a connection closes", "error")
+            self.log_info("uasyncore_slots is not installed: clients wait for a close", "error")
             self.make_room = lambda: None
             return None
         return uasyncore_slots.make_room(self)
