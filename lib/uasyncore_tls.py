@@ -155,7 +155,8 @@ def _host_load_chain(ctx, cert, key):
 # and a client's handle_error() with ETIMEDOUT. After STARTTLS, do not trust plaintext the peer sent
 # before the switch (an async_chat may still hold some in ac_in_buffer).
 def start_tls(channel, context, server_side=False, server_hostname=None, timeout=None):
-    if channel.socket is None or channel._fileno is None and not channel.connecting:  # (a name being looked up has no key)
+    # (a channel whose host name is being looked up has no key yet: it is connecting)
+    if channel.socket is None or channel._fileno is None and not channel.connecting:
         raise OSError(_port.EBADF, "start_tls() needs an open channel: create_socket() first, or it was closed")
     args = (context, server_side, server_hostname, HANDSHAKE_TIMEOUT if timeout is None else timeout)
     if not channel.connected:
