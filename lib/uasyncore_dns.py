@@ -284,10 +284,30 @@ class _Lookup:
 _RCODES = {1: "FORMERR", 2: "SERVFAIL", 4: "NOTIMP", 5: "REFUSED"}
 
 
+# The port's DNS servers: a host's resolv.conf, or what a board's network interface was given.
+def _port_servers():
+    path = _port.RESOLV_CONF
+    return _resolv_conf(path) if path else _port.dns_servers()
+
+
+# The nameserver addresses a resolv.conf lists ([] when it is missing).
+def _resolv_conf(path):
+    servers = []
+    try:
+        with open(path) as f:
+            for line in f:
+                words = line.split()
+                if len(words) > 1 and words[0] == "nameserver":
+                    servers.append(words[1].partition("%")[0])  # an IPv6 zone cannot be sent to from here
+    except OSError:
+        pass
+    return servers
+
+
 # The servers to ask: (ip, port) pairs.
 def _servers():
     servers = []
-    for server in SERVERS if SERVERS is not None else _port.dns_servers():
+    for server in SERVERS if SERVERS is not None else _port_servers():
         if type(server) is str:
             server = (server, _PORT)
         if not _core._literal(server):

@@ -17,7 +17,10 @@ _port = uasyncore._port
 
 def patch(test, mod, **attrs):
     for name, value in attrs.items():
-        test.addCleanup(setattr, mod, name, getattr(mod, name))
+        if hasattr(mod, name):
+            test.addCleanup(setattr, mod, name, getattr(mod, name))
+        else:
+            test.addCleanup(delattr, mod, name)  # a name another port has
         setattr(mod, name, value)
 
 
@@ -277,13 +280,27 @@ class ResolverTest(unittest.TestCase):
         self.wait(6)
         self.assertEqual(self.results, [], "no lookup was left running")
 
-    def test_the_ports_servers_are_used_unless_set(self):
+    def test_a_boards_servers_are_its_network_interfaces_unless_set(self):
         s = DnsServer(self.map, lambda q: answer(q, [a_record("192.0.2.15")]))
-        patch(self, _port, dns_servers=lambda: [support.HOST])
+        patch(self, _port, RESOLV_CONF=None, dns_servers=lambda: [support.HOST])
         patch(self, uasyncore_dns, _PORT=s.port)
         self.resolve("device.test")
         self.step()
         self.assertEqual(self.results, [("192.0.2.15", None)])
+
+    def test_a_hosts_servers_are_its_resolv_conf_nameservers(self):
+        s = DnsServer(self.map, lambda q: answer(q, [a_record("192.0.2.16")]))
+        path = "/tmp/uasyncore-resolv-%d.conf" % support.free_port()
+        with open(path, "w") as f:
+            f.write("# comment\nsearch example.test\nnameserver %s\nnameserver fe80::1%%eth0\noptions ndots:1\n" % support.HOST)
+        self.addCleanup(__import__("os").remove, path)
+        self.assertEqual(uasyncore_dns._resolv_conf(path), [support.HOST, "fe80::1"], "an IPv6 zone is dropped")
+        self.assertEqual(uasyncore_dns._resolv_conf(path + ".missing"), [])
+        patch(self, _port, RESOLV_CONF=path)
+        patch(self, uasyncore_dns, _PORT=s.port)
+        self.resolve("device.test")
+        self.step()
+        self.assertEqual(self.results, [("192.0.2.16", None)])
 
 
 class ConnectByNameTest(unittest.TestCase):

@@ -59,6 +59,8 @@ class AdapterChecks:
         names = sorted(set(CONTRACT) | core_names())
         self.assertIn("sock_error", names)
         missing = [name for name in names if not hasattr(self.port, name)]
+        if self.port.RESOLV_CONF is None and not hasattr(self.port, "dns_servers"):
+            missing.append("dns_servers")  # where the resolver learns its servers without a resolv.conf
         self.assertEqual(missing, [])
 
     def test_recv_into_reads_at_most_n_bytes(self):
@@ -127,16 +129,9 @@ class AdapterChecks:
 
 
 class HostChecks(AdapterChecks):
-    def test_resolv_conf_lists_the_nameservers(self):
-        path = "/tmp/uasyncore-resolv-%d.conf" % support.free_port()
-        with open(path, "w") as f:
-            f.write("# comment\nsearch example.test\nnameserver 192.0.2.53\nnameserver fe80::1%eth0\noptions ndots:1\n")
-        self.addCleanup(__import__("os").remove, path)
-        self.assertEqual(self.port.resolv_conf(path), ["192.0.2.53", "fe80::1"])
-        self.assertEqual(self.port.resolv_conf(path + ".missing"), [])
-
-    def test_hosts_file_and_an_empty_datagram_that_reads_as_one(self):
+    def test_hosts_and_resolv_conf_files_and_an_empty_datagram_that_reads_as_one(self):
         self.assertEqual(self.port.HOSTS_FILE, "/etc/hosts")
+        self.assertEqual(self.port.RESOLV_CONF, "/etc/resolv.conf")
         self.assertFalse(self.port.EMPTY_DATAGRAM_CLOSES)
 
 
@@ -518,8 +513,9 @@ class BoardChecks(AdapterChecks):
         self.network(FakeNetwork(ifconfig=("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")))
         self.assertEqual(self.port.dns_servers(), [])
 
-    def test_no_hosts_file(self):
+    def test_no_hosts_file_nor_resolv_conf(self):
         self.assertIsNone(self.port.HOSTS_FILE)
+        self.assertIsNone(self.port.RESOLV_CONF)
 
 
 

@@ -126,25 +126,7 @@ IP_MULTICAST_IF = getattr(socket, "IP_MULTICAST_IF", None)
 IP_MULTICAST_TTL = getattr(socket, "IP_MULTICAST_TTL", None)
 SO_BROADCAST = socket.SO_BROADCAST
 HOSTS_FILE = "/etc/hosts"  # names answered without a query (None: the port has no such file)
-
-
-# The DNS servers the host uses: /etc/resolv.conf's nameserver lines.
-def dns_servers():
-    return resolv_conf("/etc/resolv.conf")
-
-
-# The nameserver addresses a resolv.conf lists ([] when it is missing).
-def resolv_conf(path):
-    servers = []
-    try:
-        with open(path) as f:
-            for line in f:
-                words = line.split()
-                if len(words) > 1 and words[0] == "nameserver":
-                    servers.append(words[1].partition("%")[0])  # an IPv6 zone cannot be sent to from here
-    except OSError:
-        pass
-    return servers
+RESOLV_CONF = "/etc/resolv.conf"  # the DNS servers the host uses (None: the port's dns_servers() says)
 
 
 # Text for an errno.

@@ -286,6 +286,7 @@ recv_into_once = recv_into  # a read that keeps the bytes before a reset: recv_i
 ##### name resolution (uasyncore_dns)
 
 HOSTS_FILE = None  # no hosts file on a board
+RESOLV_CONF = None  # nor a resolv.conf: dns_servers() below asks the network interface
 IP_MULTICAST_IF = None  # the firmware's setsockopt() takes neither
 IP_MULTICAST_TTL = None
 

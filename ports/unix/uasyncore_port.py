@@ -211,25 +211,7 @@ EMPTY_SEND_RAISES = False  # an empty datagram's send says what it did
 IP_MULTICAST_IF = 32  # Linux's numbers: the socket module has no names for them
 IP_MULTICAST_TTL = 33
 HOSTS_FILE = "/etc/hosts"  # names answered without a query
-
-
-# The DNS servers the host uses: /etc/resolv.conf's nameserver lines.
-def dns_servers():
-    return resolv_conf("/etc/resolv.conf")
-
-
-# The nameserver addresses a resolv.conf lists ([] when it is missing).
-def resolv_conf(path):
-    servers = []
-    try:
-        with open(path) as f:
-            for line in f:
-                words = line.split()
-                if len(words) > 1 and words[0] == "nameserver":
-                    servers.append(words[1].partition("%")[0])  # an IPv6 zone cannot be sent to from here
-    except OSError:
-        pass
-    return servers
+RESOLV_CONF = "/etc/resolv.conf"  # the DNS servers the host uses
 
 
 ##### the poller
