@@ -1,7 +1,6 @@
 # Helpers for the datagram and resolver tests: a scripted datagram socket, loopback binding, and a DNS
 # server of our own (a datagram channel in the test's map) whose answers each test writes.
 # Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
-import os
 import socket
 
 import support
@@ -74,7 +73,7 @@ class FakeDatagramSocket:
 # Bind datagram channel d (its socket made) to a free loopback port; returns the port.
 def bind_any(d, host=HOST):
     for _ in range(50):
-        port = 20000 + int.from_bytes(os.urandom(2), "big") % 40000
+        port = support.random_port()
         try:
             d.bind((host, port))
             return port
@@ -85,18 +84,7 @@ def bind_any(d, host=HOST):
 
 # A UDP port on loopback that nothing is bound to right now.
 def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        for _ in range(50):
-            port = 20000 + int.from_bytes(os.urandom(2), "big") % 40000
-            try:
-                s.bind(_port.sockaddr((HOST, port)))
-                return port
-            except OSError:
-                continue
-    finally:
-        s.close()
-    raise OSError("no free port")
+    return support.free_port(socket.SOCK_DGRAM)
 
 
 class Collector(uasyncore_dgram.datagram_dispatcher_with_send):

@@ -231,15 +231,16 @@ def forget_map(m):
 ##### real loopback sockets
 
 
-def _random_port():
+def random_port():
     return 20000 + int.from_bytes(os.urandom(2), "big") % 40000
 
 
-# A loopback port nothing listens on right now (MicroPython has no getsockname to ask for port 0).
-def free_port():
+# A loopback port nothing listens on (or, kind SOCK_DGRAM, is bound to) right now (MicroPython has
+# no getsockname to ask for port 0).
+def free_port(kind=socket.SOCK_STREAM):
     for _ in range(50):
-        port = _random_port()
-        s = socket.socket()
+        port = random_port()
+        s = socket.socket(socket.AF_INET, kind)
         try:
             s.bind(_port.sockaddr((HOST, port)))
             return port
@@ -255,7 +256,7 @@ def listen_any(d, backlog=5):
     d.create_socket()
     d.set_reuse_addr()
     for _ in range(50):
-        port = _random_port()
+        port = random_port()
         try:
             d.bind((HOST, port))
         except OSError:

@@ -131,7 +131,7 @@ class LoopbackTest(unittest.TestCase):
     def test_multicast_on_loopback_joins_and_leaves(self):
         if _port.IP_ADD_MEMBERSHIP is None or _port.IP_MULTICAST_IF is None:
             self.skipTest("no multicast options on this port")
-        group = GROUP % (1 + support._random_port() % 250)
+        group = GROUP % (1 + support.random_port() % 250)
         receiver = Collector(self.map)
         receiver.set_reuse_addr()
         port = bind_any(receiver, "0.0.0.0")

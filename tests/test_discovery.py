@@ -23,7 +23,7 @@ class DiscoveryTest(unittest.TestCase):
         self.addCleanup(uasyncore.close_all, self.map, True)
         self.port = None
         for _ in range(20):
-            self.port = 20000 + support._random_port() % 40000
+            self.port = support.random_port()
             try:
                 self.responder = discovery_service.Responder(
                     "test-device", {"http": 8080}, HOST, self.port, interface=HOST, map=self.map)
