@@ -1,7 +1,5 @@
 # uasyncore: asyncore's dispatchers and loop on a persistent poller, with timers and flow control.
-# The same file runs on CPython and MicroPython; what differs lives in uasyncore_port. asyncore's
-# names that a service seldom needs (poll2, readwrite, file_dispatcher, the errno names, ...) live in
-# uasyncore_compat, loaded the first time one is asked for: a board that never asks does not pay.
+# The same file runs on CPython and MicroPython; what differs lives in uasyncore_port.
 import sys
 import socket  # looked up at call time: programs monkeypatch uasyncore.socket
 
@@ -24,10 +22,8 @@ _CLOSED = _port.POLLHUP | _port.POLLERR | _port.POLLNVAL
 RECV_SIZE = _port.RECV_SIZE  # a recv() size that suits this port's memory (asynchat reads this much)
 ACCEPT_BURST = 16  # connections one listener may take in one pass
 ACCEPT_BACKOFF = 1.0  # seconds a listener rests after running out of descriptors or memory
-# Channels that may join before the loop collects garbage (or a sixteenth of those open, if more:
-# the collections then cost O(1) per channel). A steady loop allocates nothing, so what their set-up
-# left on the heap would stay for good; on MicroPython that made each poll over 1,000 connections
-# about 1.5x slower.
+# Channels that may join (or a sixteenth of those open, if more) before the loop collects what their set-up
+# left: a steady loop allocates nothing, so on MicroPython it stayed (polls 1.5x slower at 1,000).
 COLLECT_AFTER = 16
 
 socket_map = {}
@@ -40,7 +36,7 @@ class ExitNow(Exception):
 _reraised_exceptions = (ExitNow, KeyboardInterrupt, SystemExit)
 
 
-# asyncore's names a service seldom needs, from uasyncore_compat on first use.
+# asyncore's names a service seldom needs (poll2, ...): from uasyncore_compat, loaded when first asked for.
 def __getattr__(name):
     import uasyncore_compat
 
@@ -51,62 +47,8 @@ def __getattr__(name):
     return getattr(uasyncore_compat, name)
 
 
-##### socket calls that may fail, without a heap frame each
-
-# _io(fn, a, b, c) returns fn(a, b, c), or the exception it raised, which the caller raises again
-# unless it is one it handles. MicroPython gives a function that holds an `except ... as` its frame
-# from the heap at every call, and with hundreds of connections open that allocation searches the
-# heap for microseconds: send and recv did, for every message. So there (_port.FRAMES_ON_HEAP) the
-# call runs in the frame of one generator, made once; CPython calls directly, which costs it less.
-_call = [None, None, None, None, None]  # fn, a, b, c while a call runs; its result after
-_RESULT = 4
-
-
-def _io_runner(call):
-    while True:
-        yield
-        try:
-            call[_RESULT] = call[0](call[1], call[2], call[3])
-        except BaseException as e:  # whatever fn raises: this generator has to outlive it
-            call[_RESULT] = e
-
-
-def _io_direct(fn, a, b, c):
-    try:
-        return fn(a, b, c)
-    except BaseException as e:
-        return e
-
-
-def _io_resumed(fn, a, b, c):
-    call = _call
-    if call[0] is not None:
-        return _io_direct(fn, a, b, c)  # a call made from inside one (a socket written in Python)
-    call[1] = a
-    call[2] = b
-    call[3] = c
-    call[0] = fn  # the last: a function here says a call is running, or was left half-way
-    _runner.send(None)
-    result = call[_RESULT]
-    call[_RESULT] = call[1] = call[2] = call[3] = None  # hold nothing between calls
-    call[0] = None
-    return result
-
-
-# A fresh generator and empty slots: at import, and when a loop starts or ends with a call left
-# half-way (an exception such as Ctrl-C that lands inside the generator, outside its try, ends it).
-def _io_reset():
-    global _runner
-    _call[:] = [None] * 5
-    _runner = _io_runner(_call)
-    next(_runner)
-
-
-if _port.FRAMES_ON_HEAP:
-    _io_reset()
-    _io = _io_resumed
-else:
-    _io = _io_direct
+# _io(fn, a, b, c): fn(a, b, c), or the exception it raised for the caller to handle or raise (the adapter's).
+_io = _port.io_call
 
 
 def _send(sock, data, n):
@@ -122,8 +64,7 @@ def _recv(sock, size, n):
 _handling = [None]  # the exception a handle_error() (or handle_accept_error()) is running for
 
 
-# Call obj's hook (handle_error unless given) for exc. Short of memory even for that, a channel is
-# at least closed; a listener reporting a refused connection is not at fault and stays.
+# Call obj's hook (handle_error unless given) for exc; short of memory there, handle_error's channel closes.
 def _error(obj, exc, hook=None):
     if isinstance(exc, MemoryError):
         _port.collect()
@@ -139,8 +80,7 @@ def _error(obj, exc, hook=None):
         _handling[0] = was
 
 
-# fn()'s result; what it raises goes to obj's handle_error() (or, given `failed`, to its
-# handle_accept_error(), and `failed` is the result). For the hooks the core calls from its timers.
+# fn()'s result; what it raises goes to handle_error (given `failed`, to handle_accept_error, and returns it).
 def _deliver(obj, fn, failed=None):
     try:
         return fn()
@@ -151,8 +91,7 @@ def _deliver(obj, fn, failed=None):
     return failed
 
 
-# The exception handle_error() (or handle_accept_error()) is called for, None outside one: what a
-# board's handler has instead of sys.exc_info()[1], which MicroPython builds for boards leave out.
+# The exception handle_error() or handle_accept_error() runs for: boards' MicroPython has no sys.exc_info().
 def handled_error():
     v = _handling[0]
     if v is None and hasattr(sys, "exc_info"):
@@ -160,8 +99,7 @@ def handled_error():
     return v
 
 
-# What delivering events to obj raised: a peer gone closes it, the rest goes to handle_error (and so
-# does a connect that fails, whatever its errno: the connect-outcome rule).
+# An error delivering obj's events: a peer gone closes it; the rest, a failed connect too, is handle_error's.
 def _event_error(obj, e):
     if isinstance(e, OSError) and e.args and e.args[0] in _DISCONNECTED and not getattr(obj, "connecting", False):
         obj.handle_close()
@@ -172,9 +110,8 @@ def _event_error(obj, e):
 _hung_up = [None]  # the channel whose event being delivered says hang-up or error: its reads keep every byte
 
 
-# Deliver one poll result; a hang-up that comes with data waits until the reads drain it. What it
-# raises is for _event_error (no try here: it runs for every event, and a try would cost MicroPython
-# a heap frame). A connect that fails ends in handle_error on every port, with the best errno known.
+# Deliver one poll result (no try: one costs MicroPython a heap frame an event; _event_error gets what
+# it raises). A hang-up with data waits until the reads drain it; a failed connect raises its best errno.
 def _dispatch(obj, flags):
     if flags & _CLOSED:
         if getattr(obj, "connecting", False):
@@ -198,8 +135,7 @@ def _dispatch(obj, flags):
             obj.handle_close()
 
 
-##### the poller: one per channel map, registrations kept across passes (README.md's "How the loop
-##### works" says how, in a paragraph)
+##### the poller: one per channel map, registrations kept across passes (README's "How the loop works")
 
 _pollers = []  # the _Poller of each map in use, found by identity: id() allocates on some boards
 
@@ -229,8 +165,7 @@ def _release(map):
         p.os.close()
 
 
-# What a channel wants polled, from its readable() and writable() answers. A listener only reads,
-# and not while it rests or keeps a client waiting for a free slot.
+# What a channel wants polled: a listener only reads, and not while it rests or a client waits for a slot.
 def _interest(obj):
     mask = 0 if getattr(obj, "_reading_paused", False) or not obj.readable() else _READ
     if obj.accepting:
@@ -242,8 +177,7 @@ def _interest(obj):
     return mask
 
 
-# Register obj's interest under key with p's OS poller, when it changed. Runs through _io: what the
-# OS poller, or obj's own readable()/writable(), raises is obj's, never the loop's.
+# Register obj's interest under key with p's OS poller, if it changed (run by _io: what fails is obj's).
 def _register(p, key, obj):
     mask = _interest(obj)
     old = p.masks.get(key, 0)
@@ -260,8 +194,7 @@ def _register(p, key, obj):
     p.masks[key] = mask
 
 
-# The channel map's key for sock: what the poller reports for it. A socket layered over another
-# (uasyncore_tls's) names in `polled` the object to poll: on MicroPython its SSL object.
+# The channel map's key for sock: what the poller reports (for a TLS socket, that of its `polled`).
 def _key(sock):
     return _port.key(getattr(sock, "polled", sock))
 
@@ -272,8 +205,7 @@ def _socket_gone(obj, key):
     return sock is not None and _key(sock) != key
 
 
-# Whether a channel reports every change of its interest (interest_changed()); one that does not is
-# asked every pass.
+# Whether a channel calls interest_changed() at every change of its interest; if not, it is asked every pass.
 def _reports_interest(obj):
     if getattr(obj, "reports_interest", False):
         return True
@@ -312,8 +244,7 @@ class _Poller:
             else:
                 del self.unreported[key]
 
-    # Ask obj for its interest and register it; what fails is obj's: out of memory closes it (a
-    # listener rests instead), a dead socket closes it as a hang-up does, the rest is handle_error's.
+    # Ask obj's interest and register it: out of memory closes it (a listener rests), the rest to _event_error.
     def ask(self, key, obj):
         e = _io(_register, self, key, obj)
         if e is None:
@@ -461,8 +392,7 @@ class _Poller:
 
 ##### timers
 
-# MicroPython's ticks_add() refuses a step of half the tick period or more (2**29 ms, 6.2 days): a
-# timer further off waits in steps of at most this many milliseconds (3.1 days).
+# The longest step a timer waits in (3.1 days): MicroPython's ticks_add() refuses 2**29 ms and more.
 _MAX_STEP = 1 << 28
 
 
@@ -571,8 +501,7 @@ def loop(timeout=30.0, use_poll=False, map=None, count=None):
     ms = _timeout_ms(timeout)
     p = _poller(map)
     p.check()
-    if _port.FRAMES_ON_HEAP and _call[0] is not None:
-        _io_reset()
+    _port.io_reset()  # a socket call left half-way (Ctrl-C inside it) must not wedge the next one
     try:
         while (map or p.timers) and (count is None or count > 0):
             p.run_once(ms)
@@ -580,8 +509,7 @@ def loop(timeout=30.0, use_poll=False, map=None, count=None):
             if count is not None:
                 count -= 1
     finally:
-        if _port.FRAMES_ON_HEAP and _call[0] is not None:
-            _io_reset()
+        _port.io_reset()
         _release(map)
 
 
@@ -593,8 +521,7 @@ def _literal(address):
 
 ##### dispatcher
 
-# While a listener's handle_accept() runs: the listener (it owns the channels made now), and the
-# channel made for the connection it took, which is closed with it if handle_accept() then fails.
+# While a listener's handle_accept() runs: it, and the channel made for the connection (closed if that fails).
 _in_accept = [None, None]
 
 
@@ -625,11 +552,10 @@ class dispatcher:
     _resting = None  # a listener's timer while it rests after running out of descriptors
     _just_accepted = None  # a listener's socket just accepted, until handle_accept() returns
     _io_errors_handled = False  # True: send/recv hand a socket error to handle_error() and say nothing moved
-    # what a listener's slot policy (make_room()) reads of an accepted channel: the bytes read in its
-    # phase (-1 between phases), and the tick the phase began (between phases: the last byte in or out)
+    # what a listener's slot policy (make_room()) judges an accepted channel by
     phase_timeout = None  # seconds a phase of the protocol (a request's head, a line) may take; None: no phases
-    _got = 0  # a channel starts in its first phase
-    _mark = None  # not known yet: the policy starts the clock when it first sees the channel
+    _got = 0  # bytes read in the phase (-1 between phases): a channel starts in its first one
+    _mark = None  # the tick the phase began, or between phases the last byte in or out (None: not seen yet)
     _room_timer = None  # a listener's next make_room() while a client waits for a slot
 
     def __init__(self, sock=None, map=None):
@@ -684,8 +610,7 @@ class dispatcher:
             map = self._map
         old = map.get(self._fileno)
         if old is not None and old is not self and _socket_gone(old, self._fileno):
-            # its socket was closed behind its back and the OS gave the number to ours: CPython's epoll
-            # forgot that socket without a word, so this is where its channel learns it hung up
+            # its socket was closed behind its back and ours got its number (epoll said nothing): tell it
             _deliver(old, old.handle_close)
             if map.get(self._fileno) is old:
                 old.del_channel(map)
@@ -732,7 +657,7 @@ class dispatcher:
 
     def listen(self, num):
         self.accepting = True
-        self._stop_idle_timer()  # a listener is never idle
+        self._cancel_timer("_idle_timer")  # a listener is never idle
         self.interest_changed()  # listeners are never polled for writing
         cap = _port.LISTEN_BACKLOG  # each waiting client holds one of a board's few connections
         if cap is not None and num > cap:
@@ -805,19 +730,16 @@ class dispatcher:
             return self._io_failed(data, b"")
         return data if self._read(len(data)) else b""
 
-    # recv() into a buffer the caller owns (a bytearray or memoryview): the number of bytes, 0 once
-    # the peer has closed. On MicroPython a read then allocates nothing.
+    # recv() into the caller's buffer: the bytes read, 0 once the peer closed (lwIP boards still allocate).
     def recv_into(self, buffer):
-        # 0: as many bytes as it holds. After a hang-up, one read at a time: the unix port's readinto()
-        # reads again to fill the buffer and drops what it copied when that read meets the reset
+        # after a hang-up one recv(): unix readinto() reads again, meets the reset and drops what it copied
         read = _port.recv_into_once if _hung_up[0] is self else _port.recv_into
-        n = _io(read, self.socket, buffer, 0)
+        n = _io(read, self.socket, buffer, 0)  # 0: as many bytes as the buffer holds
         if n.__class__ is not int:
             return self._io_failed(n, 0)
         return n if self._read(n) else 0
 
-    # n bytes read (0: the peer closed its side): whether the program gets them, which it does not
-    # once they come past its phase's deadline.
+    # n bytes read (0: the peer closed): whether the program gets them (not past its phase's deadline).
     def _read(self, n):
         if not n:
             self.handle_close()
@@ -829,10 +751,8 @@ class dispatcher:
             return True  # no phases counted: not accepted, or neither a deadline nor a listener's budget
         return not self._phase_read(n)
 
-    # What a send or read gave that is not a count (or data): None or an errno saying nothing moved
-    # yet (no room, or a spurious wake-up; MicroPython's TLS sockets say it with None), the peer gone
-    # (closed), an exception to raise (or to hand to handle_error(): async_chat), or anything else,
-    # returned as the socket gave it.
+    # What a send or read gave that is not a count or data: None (MicroPython's TLS sockets) or would-block
+    # moved nothing, the peer gone closes, an exception is raised (or handle_error's), the rest is returned.
     def _io_failed(self, why, nothing):
         if why is None:
             return nothing
@@ -870,14 +790,8 @@ class dispatcher:
 
     # Let go of the timers and of the listener's slot: the channel is ending.
     def _forget(self):
-        self._stop_connect_timer()
-        self._stop_idle_timer()
-        if self._resting is not None:
-            self._resting.cancel()
-            self._resting = None
-        if self._room_timer is not None:
-            self._room_timer.cancel()
-            self._room_timer = None
+        for name in ("_connect_timer", "_idle_timer", "_resting", "_room_timer"):
+            self._cancel_timer(name)
         owner = self._owner
         if owner is not None:
             self._owner = None
@@ -886,10 +800,12 @@ class dispatcher:
                 owner.clients_waiting = False  # the slot is the waiting client's
                 owner.interest_changed()
 
-    def _stop_connect_timer(self):
-        if self._connect_timer is not None:
-            self._connect_timer.cancel()
-            self._connect_timer = None
+    # Cancel the timer held in attribute `name`, if one is.
+    def _cancel_timer(self, name):
+        timer = getattr(self, name)
+        if timer is not None:
+            timer.cancel()
+            setattr(self, name, None)
 
     def _connect_expired(self):
         self._connect_timer = None
@@ -943,22 +859,16 @@ class dispatcher:
             self._output_full = True
             self.pause_writing()
 
-    # Close the channel after `seconds` without a byte in or out (None: never). Ticks wrap on
-    # MicroPython, so an idle timeout counts at most 2**28 ms (3.1 days).
+    # Close after `seconds` without a byte in or out (None: never); capped at _MAX_STEP ms: ticks wrap.
     def set_idle_timeout(self, seconds):
         self.idle_timeout = seconds
-        self._stop_idle_timer()
+        self._cancel_timer("_idle_timer")
         if seconds is not None and self._fileno is not None:
             self._last_io = _port.ticks_ms()
             self._idle_timer = _schedule(self._last_io, self._idle_ms(), None, self._idle_check, (), self._map)
 
     def _idle_ms(self):
         return min(_ms(self.idle_timeout), _MAX_STEP)
-
-    def _stop_idle_timer(self):
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
 
     # The idle timer fired: close if nothing moved since, else wait for the rest.
     def _idle_check(self):
@@ -972,9 +882,8 @@ class dispatcher:
 
     ##### phases: what a listener's slot policy (make_room()) judges an accepted channel by
 
-    # n bytes read by an accepted channel. Without phases (phase_timeout None) it is in its first one
-    # until its first byte; with phases it is in one from its first byte until end_phase(). True when
-    # that phase is past its deadline: the bytes are dropped and handle_phase_timeout() is called.
+    # n bytes read by an accepted channel. True when its phase (first byte to end_phase(), or to the first
+    # byte without phase_timeout) is past its deadline: the bytes are dropped, handle_phase_timeout() called.
     def _phase_read(self, n):
         now = _port.ticks_ms()
         got = self._got
@@ -996,8 +905,7 @@ class dispatcher:
         self.handle_phase_timeout()
         return True
 
-    # The protocol's phase (a request's head, a command line, a handshake) is complete: the channel is
-    # between phases, idle from now, until its next bytes begin the next one.
+    # The protocol's phase (a request's head, a line, a handshake) is complete: idle until the next begins.
     def end_phase(self):
         self._got = -1
         self._mark = _port.ticks_ms()
@@ -1027,14 +935,11 @@ class dispatcher:
             self.handle_connect_event()
         self.handle_read()
 
-    # Take every waiting connection, up to ACCEPT_BURST. A client that comes while the listener is at
-    # its budget waits: the listener stops polling until a slot frees. What goes wrong with a connection
-    # once accepted (its handler's constructor fails: the client reset at once, say) closes that
-    # connection and goes to handle_accept_error(), never the listener's.
+    # Take every waiting connection, up to ACCEPT_BURST; at the budget, a client waits for a free slot.
+    # A failing handler's constructor (a client reset at once) closes its connection, not the listener.
     def handle_accept_event(self):
         budget = self.max_connections
-        # a program's own handle_accept() may unpack accept() (asyncore's old style), which has nothing
-        # to give once the backlog is empty: it gets one call per event, as asyncore gave it
+        # a program's own handle_accept() may unpack accept(), which fails once nobody waits: one call an event
         burst = n = ACCEPT_BURST if type(self).handle_accept is dispatcher.handle_accept else 1
         while n and self.accepting:
             if budget is not None and self.open_connections >= budget:
@@ -1062,8 +967,7 @@ class dispatcher:
                 return  # nobody else waiting
             self._just_accepted = None  # served or refused: the next one
 
-    # Ask make_room() in ms, at the end of a pass: after the connections' own events, so what a
-    # client has sent is read before it is judged.
+    # Ask make_room() in ms, after a pass's events: what a client sent is read before it is judged.
     def _room_soon(self, ms):
         if self._room_timer is None:
             self._room_timer = _schedule(_port.ticks_ms(), ms, None, self._room_check, (), self._map)
@@ -1075,8 +979,7 @@ class dispatcher:
             if again is not None and self.clients_waiting:
                 self._room_soon(_ms(again))
 
-    # Close the connection just accepted, and the channel made of it even half-made (it leaves the map
-    # and the poller and gives its slot back), then report why.
+    # Close the connection just accepted and its channel, even half-made (off map, poller, slot), then report.
     def _refuse(self, e):
         conn = self._just_accepted
         made = _in_accept[1]
@@ -1097,7 +1000,7 @@ class dispatcher:
             _error(self, e, self.handle_accept_error)
 
     def handle_connect_event(self):
-        self._stop_connect_timer()
+        self._cancel_timer("_connect_timer")
         err = _port.sock_error(self.socket)
         if err != 0:
             raise OSError(err, _port.strerror(err))
@@ -1124,8 +1027,7 @@ class dispatcher:
         self.log_info("uncaptured python exception, closing channel %s %s" % (self._describe_error()), "error")
         self.handle_close()
 
-    # Who raised the exception being handled, and "(type:value [file|function|line] ...)": what
-    # asyncore's compact_traceback() gave (which uasyncore_compat has for programs that call it).
+    # Who raised the exception being handled, and "(type:value [file|function|line] ...)", as asyncore said.
     def _describe_error(self):
         v = handled_error()
         entries = _port.tb_entries(v) if v is not None else ()
@@ -1158,9 +1060,7 @@ class dispatcher:
         sock.close()
         self.log_info("unhandled accepted event", "warning")
 
-    # A connection this listener accepted failed before it could be served (handled_error() says
-    # how); it is closed already, and the listener goes on. A client gone before it was served is
-    # routine (port scans): a warning, which log_info hides by default; anything else an error.
+    # An accepted connection failed and was closed (handled_error() says why): a gone client only warns.
     def handle_accept_error(self):
         e = handled_error()
         if isinstance(e, OSError) and e.args and e.args[0] in _DISCONNECTED:
@@ -1175,8 +1075,7 @@ class dispatcher:
     def handle_idle(self):
         self.close()
 
-    # A phase went on past phase_timeout (checked when its bytes arrive; where a client waits for a
-    # slot, the listener takes this one back without asking).
+    # A phase went past phase_timeout, seen as its bytes arrive (a listener short of slots evicts instead).
     def handle_phase_timeout(self):
         self.close()
 
@@ -1184,9 +1083,7 @@ class dispatcher:
     def handle_evict(self):
         self.close()
 
-    # Called on a listener at its budget while a client waits: free a slot (a connection's
-    # handle_evict()) and return None, or return the seconds after which to be asked again. The
-    # default policy is uasyncore_slots', loaded on first use: a service never pressed never loads it.
+    # At the budget with a client waiting: free a slot (handle_evict()) and return None, or seconds to wait.
     def make_room(self):
         try:
             import uasyncore_slots
@@ -1198,8 +1095,7 @@ class dispatcher:
 
 
 class dispatcher_with_send(dispatcher):
-    # A dispatcher whose send() queues what the socket cannot take yet. An empty queue is the class's
-    # own attributes: an idle channel holds none of its own (out_buffer reads b"").
+    # A dispatcher whose send() queues what the socket cannot take yet; an idle one holds no queue of its own.
     _chunks = ()  # the queued output, in pieces; the first one is sent from _head on
     _head = 0
     _queued = 0  # bytes queued
@@ -1214,19 +1110,19 @@ class dispatcher_with_send(dispatcher):
     # Replacing it tells the poller, so writable() need not be asked every pass.
     @out_buffer.setter
     def out_buffer(self, data):
-        was = self._queued
         self._chunks = [bytes(data)] if data else []
         self._head = 0
-        self._queued = len(data)
-        self._queue_changed(was)
+        self._add_queued(len(data) - self._queued)
 
-    def _queue_changed(self, was):
+    # n bytes more queued (fewer if negative): the poller hears when the queue empties or stops being empty.
+    def _add_queued(self, n):
+        was = self._queued
+        self._queued = was + n
         if bool(was) != bool(self._queued):
             self.interest_changed()
         self._output_level(self._queued)
 
-    # Send what the socket takes of the queue's first piece, without copying it (asyncore sliced
-    # 64 KiB off a bytes each time; a memoryview costs nothing, so there is no cap).
+    # Send what the socket takes of the first piece through a memoryview: no copy (asyncore sliced 64 KiB).
     def initiate_send(self):
         if not self._queued:
             return
@@ -1240,9 +1136,7 @@ class dispatcher_with_send(dispatcher):
                 self._chunks.pop(0)
                 head = 0
             self._head = head
-            was = self._queued
-            self._queued = was - sent
-            self._queue_changed(was)
+            self._add_queued(-sent)
 
     def handle_write(self):
         self.initiate_send()
@@ -1276,9 +1170,7 @@ class dispatcher_with_send(dispatcher):
         if not self._chunks:
             self._chunks = []
         self._chunks.append(bytes(data))  # a copy: the caller may reuse its buffer
-        was = self._queued
-        self._queued = was + len(data)
-        self._queue_changed(was)
+        self._add_queued(len(data))
 
 
 # Predicates whose answers change only where the core reports it (interest_changed()).

@@ -62,7 +62,7 @@ class datagram_dispatcher(_core.dispatcher):
         err = _port.connect_ex(self.socket, _port.sockaddr(address))
         if err not in (0, _port.EISCONN):
             raise OSError(err, _port.strerror(err))
-        self._stop_connect_timer()  # the lookup's, if there was one
+        self._cancel_timer("_connect_timer")  # the lookup's, if there was one
         self.addr = address
         self.connecting = False
         self.connected = True
@@ -242,8 +242,6 @@ class datagram_dispatcher_with_send(datagram_dispatcher):
     def handle_write(self):
         self.initiate_send()
 
-    # Send queued datagrams until the socket has no room or the queue is empty. One that fails (an
-    # ICMP error, too long) is dropped before its error is raised: the next ones still go.
     # Send the queue's datagrams in order while the socket takes them. Each leaves the queue before its
     # send (no try, which would cost a heap frame a datagram): one that raises is dropped, the error is
     # the channel's; one the socket has no room for goes back in front.

@@ -191,7 +191,7 @@ class _Later:
         del ch.handle_connect_event
         del ch.handle_read_event
         del ch.handle_write_event
-        ch._stop_connect_timer()
+        ch._cancel_timer("_connect_timer")
         err = _port.sock_error(ch.socket)
         if err != 0:
             raise OSError(err, _port.strerror(err))

@@ -5,7 +5,7 @@
 #   - the RAM a plain TCP service's imports keep (core + adapter), from .mpy and frozen;
 #   - the RAM each optional module adds when a program imports it;
 #   - the heap one idle echo connection holds on the server;
-#   - each module's .mpy size.
+#   - each module's .mpy size, and the core's source in lines.
 # Prints a table; exits 1 when a figure is over its limit (LIMITS: the targets that are met).
 #
 #   python3 tools/footprint.py [--micropython PATH] [--adapter unix]
@@ -41,6 +41,8 @@ TARGETS = {
     "core + adapter, frozen": (4 * 1024, 6800),
     "idle echo connection": (150, 150),
 }
+# The core's source, in lines: what a newcomer reads top to bottom stays within issue 12's bound.
+CORE_LINES = 1177
 CORE = ("uasyncore_port", "uasyncore")  # what a plain TCP service imports
 # each costs nothing unless imported (uasyncore_dns after uasyncore_dgram, which it imports; the slot
 # policy once a listener at its budget is pressed)
@@ -150,6 +152,11 @@ def main():
             verdict += " -- OVER"
             failed.append(name)
         print("  %-28s %8.0f bytes  %s" % (name, value, verdict))
+    with open(os.path.join(ROOT, "lib", "uasyncore.py")) as f:
+        lines = len(f.read().split("\n")) - 1
+    print("lib/uasyncore.py: %d lines, limit %d%s" % (lines, CORE_LINES, " -- OVER" if lines > CORE_LINES else ""))
+    if lines > CORE_LINES:
+        failed.append("lib/uasyncore.py's lines")
     print(".mpy sizes:")
     names = sorted(next(iter(built.values())))
     print("  %-16s" % "module" + "".join("%8s" % a for a in built))

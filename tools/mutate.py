@@ -117,7 +117,7 @@ MUTATIONS = [
      "        if not isinstance(e, MemoryError):\n            _event_error(obj, e)",
      "        if not isinstance(e, MemoryError):\n            raise e"),
     ("a map swapped by hand at the same size is not noticed by loop()", CORE,
-     "    p = _poller(map)\n    p.check()\n    if _port.FRAMES_ON_HEAP", "    p = _poller(map)\n    if _port.FRAMES_ON_HEAP"),
+     "    p = _poller(map)\n    p.check()\n    _port.io_reset()", "    p = _poller(map)\n    _port.io_reset()"),
     ("listen() ignores the port's backlog", CORE,
      "if cap is not None and num > cap:", "if False:"),
     ("a timer a week away overflows ticks_add", CORE,

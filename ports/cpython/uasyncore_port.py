@@ -38,8 +38,6 @@ POLLERR = select.POLLERR
 POLLHUP = select.POLLHUP
 POLLNVAL = select.POLLNVAL
 
-
-FRAMES_ON_HEAP = False  # a CPython frame costs little whatever its code: socket calls are made directly (see uasyncore._io)
 MAX_CONNECTIONS = None  # a listener's default budget: CPython leaves it to the program
 LISTEN_BACKLOG = None  # and what listen() asks for
 OUT_HIGH = 65536  # queued output per channel at which writers are told to pause (CPython: room to stream; raise per class for bulk)
@@ -53,6 +51,21 @@ SLOT_IDLE = 1  # seconds a session must have been idle before its slot may be ta
 RECV_SIZE = 262144  # bytes a recv() asks for (CPython: big reads, few passes; asyncio reads as much)
 TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds a TLS handshake may take (uasyncore_tls): a host's take milliseconds
 TLS_MAX_CONNECTIONS = None  # a TLS listener's default budget: left to the program, as for plain ones
+
+
+# fn(a, b, c), or the exception it raised: a socket call that may fail (CPython's frames cost little
+# whatever their code; the MicroPython adapters run it in a generator's frame).
+def io_call(fn, a, b, c):
+    try:
+        return fn(a, b, c)
+    except BaseException as e:
+        return e
+
+
+# Nothing left half-way to clear: the MicroPython adapters' io_call() may leave its generator so.
+def io_reset():
+    pass
+
 
 # Free memory: CPython's reference counting already did.
 def collect():

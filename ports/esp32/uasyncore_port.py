@@ -21,8 +21,6 @@ POLLERR = select.POLLERR
 POLLHUP = select.POLLHUP
 POLLNVAL = 32
 
-FRAMES_ON_HEAP = True  # a function with an `except ... as` gets its frame from the heap: socket calls run in a generator's (see uasyncore._io)
-
 collect = gc.collect
 
 
@@ -64,6 +62,65 @@ IPPROTO_IP = 0  # lwIP's and Linux's; the unix port's socket module lacks the na
 IP_ADD_MEMBERSHIP = getattr(socket, "IP_ADD_MEMBERSHIP", None)
 IP_DROP_MEMBERSHIP = getattr(socket, "IP_DROP_MEMBERSHIP", None)
 SO_BROADCAST = getattr(socket, "SO_BROADCAST", 32)  # lwIP's number, where the firmware's module lacks the name
+
+
+##### socket calls that may fail, without a heap frame each
+
+# io_call(fn, a, b, c) returns fn(a, b, c), or the exception it raised. MicroPython gives a function
+# that holds an `except ... as` its frame from the heap at every call, and with hundreds of
+# connections open that search of the heap took microseconds for every send and recv: so the call
+# runs in the frame of one generator, made once.
+_call = [None, None, None, None, None]  # fn, a, b, c while a call runs; its result after
+_RESULT = 4
+
+
+def _io_runner(call):
+    while True:
+        yield
+        try:
+            call[_RESULT] = call[0](call[1], call[2], call[3])
+        except BaseException as e:  # whatever fn raises: this generator has to outlive it
+            call[_RESULT] = e
+
+
+def _io_direct(fn, a, b, c):
+    try:
+        return fn(a, b, c)
+    except BaseException as e:
+        return e
+
+
+def io_call(fn, a, b, c):
+    call = _call
+    if call[0] is not None:
+        return _io_direct(fn, a, b, c)  # a call made from inside one (a socket written in Python)
+    call[1] = a
+    call[2] = b
+    call[3] = c
+    call[0] = fn  # the last: a function here says a call is running, or was left half-way
+    _runner.send(None)
+    result = call[_RESULT]
+    call[_RESULT] = call[1] = call[2] = call[3] = None  # hold nothing between calls
+    call[0] = None
+    return result
+
+
+# A fresh generator and empty slots.
+def _io_start():
+    global _runner
+    _call[:] = [None] * 5
+    _runner = _io_runner(_call)
+    next(_runner)
+
+
+_io_start()
+
+
+# When a loop starts and ends: a call left half-way (an exception such as Ctrl-C that lands inside
+# the generator, outside its try, ends it) needs a new generator.
+def io_reset():
+    if _call[0] is not None:
+        _io_start()
 
 
 ##### clock: MicroPython's wrapping millisecond ticks
