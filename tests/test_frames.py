@@ -2,7 +2,7 @@
 # from the heap at every call, and with many connections open that allocation is slow. What runs for
 # every message must not, except the few known below. tools/frames.py reads the figures from
 # MicroPython's own compiler. Runs on CPython (it drives micropython); the MicroPython runner skips it.
-import support  # first, as in every test module
+import support  # noqa: F401  (first, as in every test module: it sets the paths)
 
 import os
 import sys

@@ -3,7 +3,7 @@
 # object, checked for the right name, and a certificate refused (MicroPython's ValueError) is a failed
 # connection, retried after the back-off, not a bug. tests/test_mqtt_broker.py runs the example over
 # TLS against a real Mosquitto. Runs on CPython (pytest) and MicroPython (tests/run_mpy.py) alike.
-import support  # noqa: I001  (first: asserts that uasyncore comes from lib/)
+import support  # noqa: F401, I001  (first: asserts that uasyncore comes from lib/)
 
 import unittest
 

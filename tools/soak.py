@@ -33,7 +33,7 @@ HOST = "127.0.0.1"
 OUT = os.path.join(ROOT, "build", "soak")
 
 sys.path[:0] = [os.path.join(ROOT, "lib"), os.path.join(ROOT, "ports", "cpython"), os.path.join(ROOT, "examples", "control")]
-import control_service as cs  # after the sys.path entries above: the replies a control client must get
+import control_service as cs  # noqa: E402  (after the sys.path entries above: the replies a control client must get)
 
 STALL = 30.0  # seconds without a byte either way after which a client counts as stalled
 DRAIN = 20.0  # seconds the clients still running at the end get to finish

@@ -34,8 +34,8 @@ if micro:
 # device_status renders the body; it reads the loop's clock from uasyncore (imported, never run here)
 sys.path[:0] = [root + "/examples/http", root + "/lib", root + "/ports/" + ("unix" if micro else "cpython")]
 
-from device_status import Status
-from microdot import Microdot
+from device_status import Status  # noqa: E402  (found through sys.path above)
+from microdot import Microdot  # noqa: E402
 
 status = Status()
 app = Microdot()

@@ -19,7 +19,7 @@ try:
     import echo_service as echo  # noqa: E402  (examples/echo/echo_service.py, found through sys.path above)
 except ImportError:
     import echo  # its name before examples/run.py took NAME_service
-import uasyncore
+import uasyncore  # noqa: E402
 
 port = int(argv[1])
 if "--recv" in argv:
