@@ -6,6 +6,7 @@
 # unless SERVERS names others; "localhost" and the host's /etc/hosts are answered without a question.
 import os
 import socket
+import time
 
 import uasyncore as _core
 import uasyncore_port as _port
@@ -26,7 +27,7 @@ EAI_FAIL = -4  # the answers could not be used, or the lookup was cancelled
 _A = 1
 _AAAA = 28
 _PORT = 53
-_cache = {}  # (name, family) -> (expiry tick, [ip, ...])
+_cache = {}  # (name, family) -> (tick kept, wall-clock second kept, TTL in seconds, [ip, ...])
 _channels = []  # the _Channel of each map with lookups under way
 
 
@@ -67,6 +68,8 @@ def resolve(host, callback, map=None, family=0):
 def connect(d, address):
     if len(address) not in (2, 4) or not isinstance(address[1], int):
         raise TypeError("connect() needs (host, port), port an int: %r" % (address,))
+    if SERVERS is not None:
+        _servers()  # bad SERVERS raise here, before the channel leaves its map
     sock = d.socket
     d.connected = False
     d.connecting = True
@@ -128,19 +131,38 @@ def _getaddrinfo(name, family):
 
 # The addresses the hosts file gives name, of family (0: any).
 def _from_hosts(name, family):
-    path = _port.HOSTS_FILE
+    key = name.encode()
     found = []
+    for words in _file_words(_port.HOSTS_FILE):
+        if key in [w.lower() for w in words[1:]]:
+            ip = _text(words[0])
+            if ip and _of_family(ip, family):
+                found.append(ip)
+    return found
+
+
+# The words of each line of a text file up to a "#", as bytes: a file in any encoding is read ([] if
+# there is none).
+def _file_words(path):
+    lines = []
     if path is None:
-        return found
+        return lines
     try:
-        with open(path) as f:
+        with open(path, "rb") as f:
             for line in f:
-                words = line.partition("#")[0].lower().split()
-                if name in words[1:] and _of_family(words[0], family):
-                    found.append(words[0])
+                lines.append(line.partition(b"#")[0].split())
     except OSError:
         pass
-    return found
+    return lines
+
+
+# An address word as text, or None when it is not ASCII (so it is no address).
+def _text(word):
+    try:
+        text = word.decode()
+    except ValueError:  # UnicodeError on both runtimes
+        return None
+    return text if len(text) == len(word) else None
 
 
 def _of_family(ip, family):
@@ -153,25 +175,33 @@ def _cached(name, family):
     entry = _cache.get((name, family))
     if entry is None:
         return None
-    if _port.ticks_diff(entry[0], _port.ticks_ms()) > 0:
-        return entry[1]
+    if _fresh(entry, _port.ticks_ms()):
+        return entry[3]
     del _cache[(name, family)]
     return None
 
 
+# Whether an answer is within its TTL by the loop's clock and by the wall clock: a board's ticks wrap
+# every 12.4 days, after which an old entry could look new by them alone.
+def _fresh(entry, now):
+    return 0 <= _port.ticks_diff(now, entry[0]) < entry[2] * 1000 and time.time() - entry[1] < entry[2] + 1
+
+
 def _remember(name, family, ips, ttl):
-    if ttl <= 0:
+    if ttl <= 0 or CACHE_SIZE <= 0:
         return
+    now = _port.ticks_ms()
     if len(_cache) >= CACHE_SIZE:
-        now = _port.ticks_ms()
-        for key in [k for k in _cache if _port.ticks_diff(_cache[k][0], now) <= 0] or [next(iter(_cache))]:
+        for key in [k for k in _cache if not _fresh(_cache[k], now)]:
             del _cache[key]
-    _cache[(name, family)] = (_port.ticks_add(_port.ticks_ms(), min(ttl, MAX_TTL) * 1000), ips)
+        while len(_cache) >= CACHE_SIZE:
+            del _cache[next(iter(_cache))]  # the oldest
+    _cache[(name, family)] = (now, time.time(), min(ttl, MAX_TTL), ips)
 
 
-# Whether name can be asked: dot-separated labels of 1 to 63 bytes, 253 in all.
+# Whether name can be asked: ASCII (no IDNA here), dot-separated labels of 1 to 63 bytes, 253 in all.
 def _valid(name):
-    if not name or len(name) > 253:
+    if not name or len(name) > 253 or len(name.encode()) != len(name):
         return False
     for label in name.split("."):
         if not 0 < len(label) < 64:
@@ -214,6 +244,8 @@ class _Lookup:
     # Put the next question (a fresh id), and send it.
     def ask(self):
         self.id = int.from_bytes(os.urandom(2), "big")
+        while self.channel.by_id(self.id) not in (None, self):
+            self.id = (self.id + 1) & 0xFFFF  # one id a lookup: an answer is matched by it
         self.query = _question(self.id, self.name, self.qtypes[0])
         self.tries = 0
         self.send()
@@ -293,14 +325,11 @@ def _port_servers():
 # The nameserver addresses a resolv.conf lists ([] when it is missing).
 def _resolv_conf(path):
     servers = []
-    try:
-        with open(path) as f:
-            for line in f:
-                words = line.split()
-                if len(words) > 1 and words[0] == "nameserver":
-                    servers.append(words[1].partition("%")[0])  # an IPv6 zone cannot be sent to from here
-    except OSError:
-        pass
+    for words in _file_words(path):
+        if len(words) > 1 and words[0] == b"nameserver":
+            ip = _text(words[1].partition(b"%")[0])  # an IPv6 zone cannot be sent to from here
+            if ip and _core._literal((ip, _PORT)):  # a name is skipped, as the C library does
+                servers.append(ip)
     return servers
 
 
@@ -312,8 +341,11 @@ def _servers():
             server = (server, _PORT)
         if not _core._literal(server):
             raise ValueError("a DNS server must be an IP address, not %r" % (server[0],))
-        if ":" not in server[0]:  # the channel speaks IPv4
-            servers.append(tuple(server))
+        if not (type(server[1]) is int and 0 < server[1] < 65536):
+            raise ValueError("a DNS server's port must be 1-65535, not %r" % (server[1],))
+        server = tuple(server)
+        if ":" not in server[0] and server not in servers:  # the channel speaks IPv4; each server once
+            servers.append(server)
     return servers
 
 
@@ -327,6 +359,12 @@ class _Channel(datagram_dispatcher):
     def find(self, name, family):
         for lookup in self.lookups:
             if lookup.name == name and lookup.family == family:
+                return lookup
+        return None
+
+    def by_id(self, qid):
+        for lookup in self.lookups:
+            if lookup.id == qid:
                 return lookup
         return None
 
@@ -376,7 +414,10 @@ class _Channel(datagram_dispatcher):
 def _channel(map):
     for channel in _channels:
         if channel._map is map:
-            return channel
+            if map.get(channel._fileno) is channel:
+                return channel
+            channel.close()  # taken out of its map without a close (close_all() clears the map): cancelled
+            break
     channel = _Channel(map)
     _channels.append(channel)
     return channel
@@ -409,10 +450,12 @@ def _parse(msg, query, qtype):
     ttl = MAX_TTL
     i = end
     for _ in range(count):
+        if truncated and i >= len(msg):
+            break  # a truncated answer may count the records it left out
         i = _skip_name(msg, i)
         rtype = msg[i] << 8 | msg[i + 1]
         rclass = msg[i + 2] << 8 | msg[i + 3]
-        rttl = int.from_bytes(msg[i + 4 : i + 8], "big")
+        rttl = 0 if msg[i + 4] & 0x80 else int.from_bytes(msg[i + 4 : i + 8], "big")  # RFC 2181: over 2**31-1 is 0
         size = msg[i + 8] << 8 | msg[i + 9]
         i += 10
         rdata = msg[i : i + size]

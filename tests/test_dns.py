@@ -10,56 +10,12 @@ import unittest
 
 import uasyncore
 import uasyncore_dns
-from dgram_kit import DnsServer, a_record, answer, question_of
+from dgram_kit import DnsServer, Resolving, a_record, answer, patch, question_of
 
 _port = uasyncore._port
 
 
-def patch(test, mod, **attrs):
-    for name, value in attrs.items():
-        if hasattr(mod, name):
-            test.addCleanup(setattr, mod, name, getattr(mod, name))
-        else:
-            test.addCleanup(delattr, mod, name)  # a name another port has
-        setattr(mod, name, value)
-
-
-class ResolverTest(unittest.TestCase):
-    def setUp(self):
-        self.clock = support.use_clock(self)
-        self.map = {}
-        self.addCleanup(uasyncore.close_all, self.map, True)
-        uasyncore_dns.clear_cache()
-        self.addCleanup(uasyncore_dns.clear_cache)
-        patch(self, uasyncore_dns, TIMEOUT=5.0, RETRY=0.5, BLOCKING=False, SERVERS=None)
-        self.results = []
-
-    # A server answering with reply(query); the resolver asks it (and `more` servers after it).
-    def server(self, reply, *more):
-        s = DnsServer(self.map, reply)
-        uasyncore_dns.SERVERS = [s.address()] + list(more)
-        return s
-
-    def resolve(self, host, family=0):
-        uasyncore.resolve(host, lambda ip, e: self.results.append((ip, e)), self.map, family)
-
-    def step(self, passes=5):
-        for _ in range(passes):
-            uasyncore.loop(timeout=0, count=1, map=self.map)
-
-    # Let `seconds` pass on the loop's clock, stepping the loop.
-    def wait(self, seconds, step=0.25):
-        while seconds > 0:
-            self.clock.advance(min(step, seconds))
-            seconds -= step
-            self.step(3)  # the timer sends, the server answers, the answer is read
-
-    def error(self):
-        self.assertEqual(len(self.results), 1, self.results)
-        ip, e = self.results[0]
-        self.assertIsNone(ip)
-        return e.args[0], e.args[1]
-
+class ResolverTest(Resolving, unittest.TestCase):
     def test_an_a_record_answers(self):
         s = self.server(lambda q: answer(q, [a_record("192.0.2.7")]))
         self.resolve("Device.Test.")
