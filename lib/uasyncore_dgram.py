@@ -39,6 +39,7 @@ class datagram_dispatcher(_core.dispatcher):
     _bound = None  # the address bind() was given: a socket that must be replaced binds there again
     _reuse = False
     _groups = ()  # the multicast (group, interface) pairs joined
+    _options = ()  # the (level, option, value) set by set_broadcast() and set_multicast_*(), latest last
 
     def create_socket(self, family=socket.AF_INET, type=socket.SOCK_DGRAM):
         _core.dispatcher.create_socket(self, family, type)
@@ -123,10 +124,6 @@ class datagram_dispatcher(_core.dispatcher):
 
     # Send one datagram: True once sent, False when the socket has no room now.
     def _transmit(self, data, address):
-        if address is None:
-            address = self.addr if self.connected else None
-            if address is None:
-                raise OSError(_port.EINVAL, "sendto() needs an address: the channel is not connected")
         sent = _io(_port.sendto, self.socket, data, self._sockaddr(address))
         if sent.__class__ is not int:
             if not data and _port.EMPTY_SEND_RAISES:
@@ -136,8 +133,13 @@ class datagram_dispatcher(_core.dispatcher):
             self._last_io = _port.ticks_ms()
         return True
 
-    # address as the port's sendto() takes it; the last one is kept (a reply goes where the request came from).
+    # address (None: the connected peer) as the port's sendto() takes it; the last one is kept (a reply
+    # goes where the request came from).
     def _sockaddr(self, address):
+        if address is None:
+            address = self.addr if self.connected else None
+            if address is None:
+                raise OSError(_port.EINVAL, "sendto() needs an address: the channel is not connected")
         if address != _sockaddrs[0]:
             if not _core._literal(address):
                 raise ValueError("sendto() takes an IP address, not %r: look names up with uasyncore.resolve()" % (address[0],))
@@ -186,17 +188,20 @@ class datagram_dispatcher(_core.dispatcher):
     def set_multicast_ttl(self, ttl):
         self._option(_port.IP_MULTICAST_TTL, ttl)
 
-    def _option(self, option, value):
+    def _option(self, option, value, level=_port.IPPROTO_IP):
         if option is None:
             raise OSError(_port.EINVAL, "this multicast option is not supported on this port")
-        self.socket.setsockopt(_port.IPPROTO_IP, option, value)
+        self.socket.setsockopt(level, option, value)
+        # kept, so that a replacement socket (_reopen) has it too
+        self._options = [o for o in self._options if o[:2] != (level, option)] + [(level, option, value)]
 
     # Allow sending to a broadcast address (255.255.255.255, or the network's).
     def set_broadcast(self, on=True):
-        self.socket.setsockopt(socket.SOL_SOCKET, _port.SO_BROADCAST, 1 if on else 0)
+        self._option(_port.SO_BROADCAST, 1 if on else 0, socket.SOL_SOCKET)
 
-    # Put a fresh socket in place of this one: bound, joined and connected as it was (an ESP32 socket
-    # that read an empty datagram, or one that must leave a group where the port cannot).
+    # Put a fresh socket in place of this one: bound, joined, set and connected as it was (an ESP32
+    # socket that read an empty datagram, or one that must leave a group where the port cannot). A port
+    # the OS chose (bound to port 0, or not bound) is chosen again: the board has no getsockname().
     def _reopen(self):
         family, type = getattr(self, "family_and_type", (socket.AF_INET, socket.SOCK_DGRAM))
         old = self.socket
@@ -209,6 +214,8 @@ class datagram_dispatcher(_core.dispatcher):
             _core.dispatcher.set_reuse_addr(self)
         if self._bound is not None:
             sock.bind(_port.sockaddr(self._bound))
+        for level, option, value in self._options:
+            sock.setsockopt(level, option, value)
         for group, interface in self._groups:
             self._membership(_port.IP_ADD_MEMBERSHIP, group, interface)
         if self.connected:
@@ -228,10 +235,12 @@ class datagram_dispatcher_with_send(datagram_dispatcher):
     def sendto(self, data, address=None):
         if not self._queued and self._transmit(data, address):
             return
+        self._sockaddr(address)  # an address the send would refuse is refused now, not in handle_write
+        item = (bytes(data), address)  # a copy: the caller may reuse its buffer
         if not self._queue:
             self._queue = []
-        self._queue.append((bytes(data), address))  # a copy: the caller may reuse its buffer
-        self._change(len(data) + QUEUE_OVERHEAD)
+        self._queue.append(item)
+        self._change(len(item[0]) + QUEUE_OVERHEAD)  # bytes: a memoryview's len() counts its items
 
     def send(self, data):
         self.sendto(data)

@@ -132,6 +132,28 @@ class DatagramTest(unittest.TestCase):
         self.step((sock, OUT))
         self.assertEqual(d.log, ["pause", "resume"])
 
+    # What the send would refuse is refused by sendto() even behind a queue: in handle_write it closed
+    # the channel, and the datagrams queued for every other peer with it.
+    def test_a_queued_sendto_refuses_what_the_send_would_refuse(self):
+        sock, d = self.channel(send_plan=[oserror(support.EAGAIN)])
+        d.sendto(b"one", PEER)
+        self.assertRaises(ValueError, d.sendto, b"two", ("no.such.name", 9))
+        self.assertRaises(OSError, d.sendto, b"two")  # not connected: no address
+        self.assertEqual(d.queued_datagrams(), 1)
+        self.step((sock, OUT))
+        self.assertEqual((sock.sent, d.log), ([(b"one", PEER)], []))
+
+    # A memoryview of 2-byte items: its len() counts items, the queue counts bytes.
+    def test_the_queue_counts_the_bytes_of_a_memoryview_of_wider_items(self):
+        import array
+
+        sock, d = self.channel(send_plan=[oserror(support.EAGAIN)])
+        d.out_high = 10000
+        d.sendto(memoryview(array.array("h", range(100))), PEER)
+        self.assertEqual(d._queued, 200 + uasyncore_dgram.QUEUE_OVERHEAD)
+        self.step((sock, OUT))
+        self.assertEqual((len(sock.sent[0][0]), d._queued, d.writable()), (200, 0, False))
+
     def test_an_empty_datagram_the_port_sent_though_it_raised_is_not_sent_again(self):
         # ESP32: lwIP sends it, modsocket.c raises ETIMEDOUT all the same (EMPTY_SEND_RAISES)
         patch(self, _port, EMPTY_SEND_RAISES=True)
@@ -261,6 +283,17 @@ class ReplacedSocketTest(unittest.TestCase):
         self.assertEqual([o[1] for o in fresh.options], [uasyncore.socket.SO_REUSEADDR, 35])
         self.assertIs(self.map.get(_port.key(fresh)), d)
         self.assertNotIn(_port.key(first), self.map)
+
+    def test_the_fresh_socket_keeps_the_broadcast_and_multicast_settings(self):
+        patch(self, _port, EMPTY_DATAGRAM_CLOSES=True, IP_MULTICAST_TTL=33)
+        d = Channel(None, self.map)
+        d.create_socket()
+        d.set_broadcast(True)
+        d.set_multicast_ttl(4)
+        d.set_multicast_ttl(2)
+        d.socket.inbox = [(b"", PEER)]
+        d.recvfrom(10)
+        self.assertEqual(d.socket.options, [(uasyncore.socket.SOL_SOCKET, _port.SO_BROADCAST, 1), (_port.IPPROTO_IP, 33, 2)])
 
     def test_leaving_a_group_where_the_port_cannot_replaces_the_socket(self):
         patch(self, _port, IP_DROP_MEMBERSHIP=None, IP_ADD_MEMBERSHIP=35)

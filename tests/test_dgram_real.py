@@ -100,6 +100,33 @@ class LoopbackTest(unittest.TestCase):
         self.assertEqual([d for d, a in receiver.got], [b"", b"after"])
         self.assertIn(_port.key(receiver.socket), self.map)
 
+    # IPv6 on loopback: the sender's address comes back as a (host, port, ...) tuple on every port (the
+    # unix port's five-field sockaddr closed the channel at its first datagram).
+    def test_an_ipv6_datagram_says_where_it_came_from(self):
+        got = []
+
+        class Receiver(uasyncore_dgram.datagram_dispatcher):
+            def handle_datagram(self, data, addr):
+                got.append((data, addr))
+
+            def handle_error(self):
+                got.append(("error", uasyncore.handled_error()))
+
+        ends = []
+        for cls in (Receiver, uasyncore_dgram.datagram_dispatcher):
+            d = cls(map=self.map)
+            d.create_socket(uasyncore_dgram.socket.AF_INET6)
+            try:
+                ends.append(bind_any(d, "::1"))
+            except OSError:
+                self.skipTest("no IPv6 loopback here")
+            ends.append(d)
+        port, _, sender_port, sender = ends
+        sender.sendto(b"six", ("::1", port))
+        self.assertTrue(self.run_until(lambda: got))
+        data, addr = got[0]
+        self.assertEqual((data, addr[:2]), (b"six", ("::1", sender_port)))
+
     def test_a_datagram_longer_than_the_read_is_cut_and_the_next_is_whole(self):
         receiver, port = self.collector()
         receiver.max_datagram_size = 10

@@ -221,7 +221,7 @@ def sockaddr(addr):
 def peer_address(addr):
     if not isinstance(addr, (bytes, bytearray)):
         return addr  # already decoded (or none at all)
-    family, ip, port = socket.sockaddr(addr)
+    family, ip, port = socket.sockaddr(addr)[:3]  # IPv6 adds the flow info and scope id
     return (socket.inet_ntop(family, ip), port)
 
 
