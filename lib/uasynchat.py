@@ -7,6 +7,10 @@ __all__ = ("async_chat", "simple_producer", "find_prefix_at_end")
 
 # what push() accepts, built once
 _BYTES_LIKE = (bytes, bytearray, memoryview)
+try:
+    _BLOCKED = (BlockingIOError,)  # what a program's own recv() or send() may raise for "not now"
+except NameError:
+    _BLOCKED = ()  # MicroPython has no such class: EAGAIN says it
 
 
 # str -> bytes, for use_encoding. MicroPython has only UTF-8 (newer builds raise LookupError for other
@@ -39,7 +43,8 @@ class async_chat(uasyncore.dispatcher):
     encoding = "latin-1"
     _queued = 0  # bytes waiting in producer_fifo (producers' future output not counted)
     # as asynchat's handle_read and initiate_send did: a socket error goes to handle_error() where
-    # it happens (send() and recv() do it, so no try here costs MicroPython a heap frame)
+    # it happens (send() and recv() do it, so no try here costs MicroPython a heap frame). A class
+    # with its own recv(), send() or initiate_send() gets asynchat's way instead (_guarded).
     _io_errors_handled = True
 
     # the buffers exist before the dispatcher can register and be polled
@@ -49,6 +54,11 @@ class async_chat(uasyncore.dispatcher):
         self.ac_in_buffer = b""
         self.incoming = []
         self.producer_fifo = []
+        cls = type(self)
+        if cls.recv is not _recv or cls.send is not _send or cls.initiate_send is not async_chat.initiate_send:
+            self._io_errors_handled = False  # its recv() and send() raise, and push() goes through its initiate_send()
+        if cls.push is not async_chat.push:
+            self.reports_interest = False  # its push() may fill producer_fifo by hand: writable() asked every pass
         uasyncore.dispatcher.__init__(self, sock, map)
 
     # receive a piece of input that precedes the terminator
@@ -83,7 +93,10 @@ class async_chat(uasyncore.dispatcher):
 
     # read once, then hand the input out piece by piece, calling found_terminator at each end
     def handle_read(self):
-        self._frame(self.recv(self.ac_in_buffer_size))
+        if self._io_errors_handled:
+            self._frame(self.recv(self.ac_in_buffer_size))
+        else:
+            self._frame(self._guarded(self.recv, self.ac_in_buffer_size, b""))
         if self.producer_fifo:
             self.interest_changed()  # found_terminator may have filled producer_fifo by hand
 
@@ -143,7 +156,7 @@ class async_chat(uasyncore.dispatcher):
     def push(self, data):
         if not isinstance(data, _BYTES_LIKE):
             raise TypeError("data argument must be bytes-like, not %s" % type(data).__name__)
-        if self.producer_fifo or not self.connected or len(data) > self.ac_out_buffer_size:
+        if self.producer_fifo or not self.connected or len(data) > self.ac_out_buffer_size or not self._io_errors_handled:
             self._queue(data)
             return
         sent = self.send(data)
@@ -198,8 +211,28 @@ class async_chat(uasyncore.dispatcher):
         fifo = self.producer_fifo
         if fifo:
             self._send_one()
-            self.interest_changed()  # emptied; or filled by hand (not by push) and not all sent yet
-            self._output_level(self._queued)
+        if not fifo and self._queued:
+            self._queued = 0  # all sent, or emptied by hand (cleared, say): a pause must end
+        self.interest_changed()  # emptied; or filled by hand (not by push) and not all sent yet
+        self._output_level(self._queued)
+
+    # A socket error send() or recv() met, to handle_error() as asynchat's initiate_send and handle_read
+    # gave it: in an except, so that sys.exc_info() and a bare raise there see it.
+    def _io_error(self, e):
+        try:
+            raise e
+        except OSError:
+            uasyncore._error(self, e)
+
+    # A program's own recv() or send(): what it raises goes where asynchat sent it (in the except, so
+    # sys.exc_info() has it): "not now" moves nothing, the rest goes to handle_error().
+    def _guarded(self, call, arg, nothing):
+        try:
+            return call(arg)
+        except OSError as e:
+            if not (isinstance(e, _BLOCKED) or e.args and e.args[0] in uasyncore._WOULDBLOCK):
+                uasyncore._error(self, e)
+            return nothing
 
     def _send_one(self):
         fifo = self.producer_fifo
@@ -225,7 +258,7 @@ class async_chat(uasyncore.dispatcher):
                 first = fifo[0] = _encode(first, self.encoding)
             size = self.ac_out_buffer_size
             data = first if len(first) <= size else _window(first)[:size]
-            sent = self.send(data)
+            sent = self.send(data) if self._io_errors_handled else self._guarded(self.send, data, 0)
             if sent:
                 self._queued -= sent
                 if sent < len(first):
@@ -247,6 +280,8 @@ class async_chat(uasyncore.dispatcher):
 
 # async_chat tells the poller whenever writable()'s answer may change, so it is not asked every pass.
 uasyncore._REPORTED.extend((async_chat.readable, async_chat.writable))
+_recv = uasyncore.dispatcher.recv
+_send = uasyncore.dispatcher.send
 
 
 ##### Helpers

@@ -122,11 +122,11 @@ def _dispatch(obj, flags):
         _hung_up[0] = None
     if flags & _IN:
         obj.handle_read_event()
-    if flags & _OUT:
+    if flags & _OUT and obj._fileno is not None:  # each step only while no earlier one closed it
         obj.handle_write_event()
-    if flags & _PRI:
+    if flags & _PRI and obj._fileno is not None:
         obj.handle_expt_event()
-    if flags & _CLOSED and not flags & _IN:
+    if flags & _CLOSED and not flags & _IN and obj._fileno is not None:
         if getattr(obj, "_reading_paused", False):
             obj.resume_reading()  # input is still waiting: read it, the reads then close
         elif getattr(obj, "_reads_errors", False):
@@ -169,9 +169,8 @@ def _release(map):
 def _interest(obj):
     mask = 0 if getattr(obj, "_reading_paused", False) or not obj.readable() else _READ
     if obj.accepting:
-        if getattr(obj, "_resting", None) is not None or getattr(obj, "clients_waiting", False):
-            return 0
-        return mask
+        waits = getattr(obj, "_resting", None) is not None or getattr(obj, "clients_waiting", False)
+        return 0 if waits else mask
     if obj.writable():
         mask |= _OUT
     return mask
@@ -207,8 +206,9 @@ def _socket_gone(obj, key):
 
 # Whether a channel calls interest_changed() at every change of its interest; if not, it is asked every pass.
 def _reports_interest(obj):
-    if getattr(obj, "reports_interest", False):
-        return True
+    said = getattr(obj, "reports_interest", None)
+    if said is not None:
+        return said  # the class, or the channel, says which
     cls = type(obj)
     return getattr(cls, "readable", None) in _REPORTED and getattr(cls, "writable", None) in _REPORTED
 
@@ -490,7 +490,7 @@ def poll(timeout=0.0, map=None):
         map = socket_map
     p = _poller(map)
     p.check()
-    p.run_once(_timeout_ms(timeout))
+    p.run_once(_timeout_ms(timeout) if map or p.timers else 0)  # nothing to wait for: asyncore returned at once
     _release(map)
 
 
@@ -506,8 +506,7 @@ def loop(timeout=30.0, use_poll=False, map=None, count=None):
         while (map or p.timers) and (count is None or count > 0):
             p.run_once(ms)
             p = _poller(map)  # close_all() may have let the old one go
-            if count is not None:
-                count -= 1
+            count = None if count is None else count - 1
     finally:
         _port.io_reset()
         _release(map)
@@ -536,9 +535,9 @@ class dispatcher:
     max_connections = _port.MAX_CONNECTIONS  # a listener's budget of open accepted channels (None: no limit)
     connect_timeout = None  # seconds a connect() may take before handle_error gets ETIMEDOUT
     idle_timeout = None  # seconds without a byte in or out before handle_idle(); None: never
-    out_high = _port.OUT_HIGH  # queued output (bytes) at which pause_writing() is called
+    out_high = _port.OUT_HIGH  # queued output (bytes) at which pause_writing() is called (None: never)
     out_low = _port.OUT_LOW  # ... and at or under which resume_writing() is called after it
-    reports_interest = False  # True: the class calls interest_changed() whenever readable()/writable() may change
+    reports_interest = None  # True: interest_changed() tells each change of readable()/writable(); False: ask each pass
     open_connections = 0  # a listener's accepted channels still open (read it, do not set it)
     clients_waiting = False  # a listener at its budget has a client waiting for a slot (read it)
     # what a channel holds only once it needs it: an idle one keeps to a few attributes of its own
@@ -551,7 +550,7 @@ class dispatcher:
     _connect_timer = None
     _resting = None  # a listener's timer while it rests after running out of descriptors
     _just_accepted = None  # a listener's socket just accepted, until handle_accept() returns
-    _io_errors_handled = False  # True: send/recv hand a socket error to handle_error() and say nothing moved
+    _io_errors_handled = False  # True: send/recv hand a socket error to _io_error() (async_chat's), say nothing moved
     # what a listener's slot policy (make_room()) judges an accepted channel by
     phase_timeout = None  # seconds a phase of the protocol (a request's head, a line) may take; None: no phases
     _got = 0  # bytes read in the phase (-1 between phases): a channel starts in its first one
@@ -767,7 +766,7 @@ class dispatcher:
             self.handle_close()
             return nothing
         if self._io_errors_handled:
-            _error(self, why)
+            self._io_error(why)
             return nothing
         raise why
 
@@ -855,7 +854,7 @@ class dispatcher:
             if queued <= self.out_low:
                 self._output_full = False
                 self.resume_writing()
-        elif queued >= self.out_high:
+        elif self.out_high is not None and queued >= self.out_high:
             self._output_full = True
             self.pause_writing()
 

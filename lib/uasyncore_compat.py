@@ -103,7 +103,7 @@ def close_all(map=None, ignore_all=False):
         try:
             x.close()
         except OSError as e:
-            if e.args[0] != _port.EBADF and not ignore_all:
+            if (e.args[0] if e.args else None) != _port.EBADF and not ignore_all:
                 raise
         except _core._reraised_exceptions:
             raise

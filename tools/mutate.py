@@ -54,11 +54,11 @@ TLS = "lib/uasyncore_tls.py"
 MUTATIONS = [
     # flow control
     ("pause_writing only past out_high, not at it", CORE,
-     "elif queued >= self.out_high:", "elif queued > self.out_high:"),
+     "and queued >= self.out_high:", "and queued > self.out_high:"),
     ("resume_writing only under out_low, not at it", CORE,
      "if queued <= self.out_low:", "if queued < self.out_low:"),
     ("pause_writing a byte before out_high", CORE,
-     "elif queued >= self.out_high:", "elif queued >= self.out_high - 1:"),
+     "and queued >= self.out_high:", "and queued >= self.out_high - 1:"),
     ("resume_writing a byte before out_low", CORE,
      "if queued <= self.out_low:", "if queued <= self.out_low + 1:"),
     ("pause_reading does not tell the poller", CORE,
@@ -85,7 +85,7 @@ MUTATIONS = [
      "            _error(self, why)\n            return nothing\n        return nothing"),
     # events
     ("a hang-up with data closes before the data is read", CORE,
-     "if flags & _CLOSED and not flags & _IN:", "if flags & _CLOSED:"),
+     "if flags & _CLOSED and not flags & _IN and", "if flags & _CLOSED and"),
     ("a failed connect's hang-up is delivered as events", CORE,
      '        if getattr(obj, "connecting", False):\n            err = _port.sock_error',
      '        if getattr(obj, "connected", False):\n            err = _port.sock_error'),
@@ -107,7 +107,7 @@ MUTATIONS = [
     ("an emptied map drops the timers still to come", CORE,
      "if p is not None and not map and not p.timers:", "if p is not None and not map:"),
     ("listeners are polled for writing", CORE,
-     "            return 0\n        return mask\n    if obj.writable():", "            return 0\n    if obj.writable():"),
+     "        return 0 if waits else mask\n", "        mask = 0 if waits else mask\n"),
     ("an event fetched for a reused key reaches the new channel", CORE,
      "                    if joined and key in joined:", "                    if False:"),
     # one bad connection or program must not stop the service
