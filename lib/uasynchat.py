@@ -57,7 +57,7 @@ class async_chat(uasyncore.dispatcher):
         cls = type(self)
         if cls.recv is not _recv or cls.send is not _send or cls.initiate_send is not async_chat.initiate_send:
             self._io_errors_handled = False  # its recv() and send() raise, and push() goes through its initiate_send()
-        if cls.push is not async_chat.push:
+        if cls.push is not async_chat.push and cls.reports_interest is None:
             self.reports_interest = False  # its push() may fill producer_fifo by hand: writable() asked every pass
         uasyncore.dispatcher.__init__(self, sock, map)
 

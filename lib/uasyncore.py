@@ -122,11 +122,11 @@ def _dispatch(obj, flags):
         _hung_up[0] = None
     if flags & _IN:
         obj.handle_read_event()
-    if flags & _OUT and obj._fileno is not None:  # each step only while no earlier one closed it
+    if flags & _OUT and getattr(obj, "_fileno", 0) is not None:  # a step runs while no earlier one closed it
         obj.handle_write_event()
-    if flags & _PRI and obj._fileno is not None:
+    if flags & _PRI and getattr(obj, "_fileno", 0) is not None:
         obj.handle_expt_event()
-    if flags & _CLOSED and not flags & _IN and obj._fileno is not None:
+    if flags & _CLOSED and not flags & _IN and getattr(obj, "_fileno", 0) is not None:
         if getattr(obj, "_reading_paused", False):
             obj.resume_reading()  # input is still waiting: read it, the reads then close
         elif getattr(obj, "_reads_errors", False):

@@ -111,6 +111,9 @@ def close_all(map=None, ignore_all=False):
             if not ignore_all:
                 raise
     map.clear()
+    dns = sys.modules.get("uasyncore_dns")
+    if dns is not None:
+        dns._close_channels(map)
     p = _core._find(map)
     if p is not None:
         for t in list(p.timers):

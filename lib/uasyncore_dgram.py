@@ -143,6 +143,8 @@ class datagram_dispatcher(_core.dispatcher):
         if address != _sockaddrs[0]:
             if not _core._literal(address):
                 raise ValueError("sendto() takes an IP address, not %r: look names up with uasyncore.resolve()" % (address[0],))
+            if not (type(address[1]) is int and 0 <= address[1] < 65536):
+                raise ValueError("sendto() needs a port from 0 to 65535, not %r" % (address[1],))
             _sockaddrs[1] = _port.sockaddr(address)
             _sockaddrs[0] = address
         return _sockaddrs[1]

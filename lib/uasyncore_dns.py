@@ -141,19 +141,17 @@ def _from_hosts(name, family):
     return found
 
 
-# The words of each line of a text file up to a "#", as bytes: a file in any encoding is read ([] if
-# there is none).
+# The words of each line of a text file up to a "#", as bytes: a file in any encoding is read, a line
+# at a time (an ad-blocking hosts file has 100,000), and none at all if it is missing.
 def _file_words(path):
-    lines = []
     if path is None:
-        return lines
+        return
     try:
         with open(path, "rb") as f:
             for line in f:
-                lines.append(line.partition(b"#")[0].split())
+                yield line.partition(b"#")[0].split()
     except OSError:
-        pass
-    return lines
+        return
 
 
 # An address word as text, or None when it is not ASCII (so it is no address).
@@ -194,8 +192,8 @@ def _remember(name, family, ips, ttl):
     if len(_cache) >= CACHE_SIZE:
         for key in [k for k in _cache if not _fresh(_cache[k], now)]:
             del _cache[key]
-        while len(_cache) >= CACHE_SIZE:
-            del _cache[next(iter(_cache))]  # the oldest
+        while len(_cache) >= CACHE_SIZE:  # the oldest goes (a MicroPython dict is not in insertion order)
+            del _cache[max(_cache, key=lambda k: _port.ticks_diff(now, _cache[k][0]))]
     _cache[(name, family)] = (now, time.time(), min(ttl, MAX_TTL), ips)
 
 
@@ -410,6 +408,13 @@ class _Channel(datagram_dispatcher):
             datagram_dispatcher.handle_error(self)
 
 
+# Close map's channels: close_all() cleared them out of the map, and one a cancelled lookup's callback
+# opened while it ran would keep its lookups (and socket) for good.
+def _close_channels(map):
+    for channel in [c for c in _channels if c._map is map]:
+        channel.close()
+
+
 # The channel that serves map's lookups, opened when the first one starts.
 def _channel(map):
     for channel in _channels:
@@ -417,7 +422,7 @@ def _channel(map):
             if map.get(channel._fileno) is channel:
                 return channel
             channel.close()  # taken out of its map without a close (close_all() clears the map): cancelled
-            break
+            return _channel(map)  # a callback of those may have opened the next one already
     channel = _Channel(map)
     _channels.append(channel)
     return channel

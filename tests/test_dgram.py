@@ -139,6 +139,7 @@ class DatagramTest(unittest.TestCase):
         d.sendto(b"one", PEER)
         self.assertRaises(ValueError, d.sendto, b"two", ("no.such.name", 9))
         self.assertRaises(OSError, d.sendto, b"two")  # not connected: no address
+        self.assertRaises(ValueError, d.sendto, b"two", ("127.0.0.1", 70000))
         self.assertEqual(d.queued_datagrams(), 1)
         self.step((sock, OUT))
         self.assertEqual((sock.sent, d.log), ([(b"one", PEER)], []))

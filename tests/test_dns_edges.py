@@ -67,6 +67,7 @@ class CacheTest(Resolving, unittest.TestCase):
         for name in ("one.test", "two.test", "three.test"):
             self.resolve(name)
             self.step()
+            self.clock.advance(1)
         patch(self, uasyncore_dns, CACHE_SIZE=2)
         self.resolve("four.test")
         self.step()
@@ -144,6 +145,18 @@ class NameTest(Resolving, unittest.TestCase):
         self.resolve("printer.lan")
         self.resolve("printer.lan", socket.AF_INET6)
         self.assertEqual(self.results, [("192.0.2.7", None), ("2001:db8::7", None)])
+
+    # Read a line at a time: ad-blocking hosts files run to 100,000 lines, more than a board's heap.
+    def test_a_long_hosts_file_is_read_a_line_at_a_time(self):
+        path = _temp_file(self, b"")
+        with open(path, "ab") as f:  # written a line at a time too: the test's heap is a board's
+            for i in range(20000):
+                f.write(b"0.0.0.0 ad%d.example\n" % i)
+            f.write(b"192.0.2.8 last.lan\n")
+        patch(self, _port, HOSTS_FILE=path)
+        uasyncore_dns.SERVERS = []
+        self.resolve("last.lan")
+        self.assertEqual(self.results, [("192.0.2.8", None)])
 
     def test_a_name_that_is_not_ascii_is_refused_without_a_question(self):
         s = self.server(lambda q: answer(q, [a_record("192.0.2.25")]))

@@ -121,6 +121,25 @@ class WatermarkTest(FlowTestCase):
         self.assertEqual(len(sock.sent), 80)
         self.assertEqual(d.log, ["pause", "resume"], "20 queued: at out_low")
 
+    # A push the socket took part of counts only what is left: 110 offered, 20 taken, 90 queued (under
+    # out_high 100), and the pause comes when what is left reaches it.
+    def check_partly_sent(self, cls, queue):
+        sock = FakeSocket(peer=PEER, send_plan=[20])
+        d = cls(sock, self.m)
+        queue(d, b"c" * 110)
+        self.assertEqual((len(sock.sent), d.log), (20, []))
+        sock.stalled = True
+        queue(d, b"d" * 9)
+        self.assertEqual(d.log, [], "99 left")
+        queue(d, b"e")
+        self.assertEqual(d.log, ["pause"], "100 left")
+
+    def test_dispatcher_with_send_counts_what_is_left_of_a_partly_sent_piece(self):
+        self.check_partly_sent(Sender, Sender.send)
+
+    def test_async_chat_counts_what_is_left_of_a_partly_sent_push(self):
+        self.check_partly_sent(Chat, Chat.push)
+
     def test_dispatcher_with_send_at_its_exact_watermarks(self):
         self.check_exact_boundaries(Sender, Sender.send)
 

@@ -95,7 +95,6 @@ PER_MESSAGE = {
     "examples/udp_echo/udp_echo_service.py": ["UdpEcho.handle_datagram"],
     "examples/http/http_service.py": [
         "HttpConnection.handle_read",
-        "HttpConnection.recv",
         "HttpConnection.handle_write",
         "HttpConnection.collect_incoming_data",
         "HttpConnection.found_terminator",

@@ -84,6 +84,7 @@ class KeepAliveTest(HttpTestCase):
         self.assertEqual(len(parse_responses(sock.sent)), 1)
         self.assertFalse(support.asked_every_pass(conn))
         self.assertEqual(self.poller.mask(sock) & (support.IN | support.OUT), support.IN, "polled for input only")
+        self.assertTrue(conn._io_errors_handled, "async_chat's fast path: no recv()/send() of its own")
 
     def test_client_closing_mid_request(self):
         sock, conn = self.connect(b"GET /api/st", b"")

@@ -167,6 +167,24 @@ class LoopTest(ProgramTestCase):
         self.step((d.socket, IN | OUT | HUP))
         self.assertEqual(log, ["read"])
 
+    # A write that closes the channel, with a hang-up in the same result: one handle_close(), its own.
+    def test_a_channel_closed_by_its_write_gets_no_hang_up_after(self):
+        log = []
+
+        class Closing(uasyncore.dispatcher):
+            def handle_write(self):
+                log.append("write")
+                self.handle_close()
+
+            def handle_close(self):
+                log.append("close")
+                self.close()
+
+        d = Closing(FakeSocket(peer=PEER), self.m)
+        self.step()
+        self.step((d.socket, OUT | HUP))
+        self.assertEqual(log, ["write", "close"])
+
     def test_poll_on_an_empty_map_returns_without_waiting(self):
         uasyncore.poll(5.0, self.m)
         self.assertEqual(self.fake.waits, [0])

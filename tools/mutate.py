@@ -69,8 +69,8 @@ MUTATIONS = [
      'if getattr(obj, "_reading_paused", False):\n            obj.resume_reading()',
      "if False:\n            obj.resume_reading()"),
     ("async_chat's initiate_send forgets the watermarks", CHAT,
-     "            self.interest_changed()  # emptied; or filled by hand (not by push) and not all sent yet\n            self._output_level(self._queued)",
-     "            self.interest_changed()  # emptied; or filled by hand (not by push) and not all sent yet"),
+     "        self.interest_changed()  # emptied; or filled by hand (not by push) and not all sent yet\n        self._output_level(self._queued)",
+     "        self.interest_changed()  # emptied; or filled by hand (not by push) and not all sent yet"),
     # error routing
     ("a peer gone (ECONNRESET, EPIPE...) in a handler goes to handle_error", CORE,
      "in _DISCONNECTED and not getattr(obj, \"connecting\", False):\n        obj.handle_close()",
@@ -81,8 +81,8 @@ MUTATIONS = [
      "        if err in _DISCONNECTED:\n            self.handle_close()\n            return nothing",
      "        if err in ():\n            self.handle_close()\n            return nothing"),
     ("a read error other than a peer gone is dropped", CORE,
-     "            _error(self, why)\n            return nothing\n        raise why",
-     "            _error(self, why)\n            return nothing\n        return nothing"),
+     "            self._io_error(why)\n            return nothing\n        raise why",
+     "            self._io_error(why)\n            return nothing\n        return nothing"),
     # events
     ("a hang-up with data closes before the data is read", CORE,
      "if flags & _CLOSED and not flags & _IN and", "if flags & _CLOSED and"),

@@ -371,17 +371,12 @@ class HttpConnection(uasynchat.async_chat):
         else:
             uasynchat.async_chat.handle_read(self)
 
-    # Parked input goes to async_chat's handle_read as if it had just arrived.
-    def recv(self, buffer_size):
-        data = self.parked
-        if data:
-            self.parked = b""
-            return data
-        return uasynchat.async_chat.recv(self, buffer_size)
-
+    # The response is sent: parked input goes back in front of what comes next, and is framed now.
     def handle_write(self):
         self.initiate_send()
         if self.parked and not self.producer_fifo and self.connected:
+            self.ac_in_buffer = self.parked + self.ac_in_buffer
+            self.parked = b""
             self.handle_read()
 
 
