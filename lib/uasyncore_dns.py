@@ -70,7 +70,6 @@ def connect(d, address):
         raise TypeError("connect() needs (host, port), port an int: %r" % (address,))
     if SERVERS is not None:
         _servers()  # bad SERVERS raise here, before the channel leaves its map
-    sock = d.socket
     d.connected = False
     d.connecting = True
     d.addr = address
@@ -79,24 +78,38 @@ def connect(d, address):
     map = d._map
     d.del_channel()
     family = getattr(d, "family_and_type", (socket.AF_INET,))[0]
+    resolve(address[0], _Connecting(d, address, map), map, family if family in (socket.AF_INET, socket.AF_INET6) else 0)
 
-    def found(ip, error):
-        if not d.connecting or d.socket is not sock or d._fileno is not None:
-            return  # closed, timed out or connecting elsewhere since
+
+class _Connecting:
+    # connect()'s callback: the channel connects to the address found, if it still waits for it.
+    def __init__(self, d, address, map):
+        self.d = d
+        self.sock = d.socket
+        self.address = address
+        self.map = map
+
+    # Whether the channel still waits (not closed, timed out or connecting elsewhere since).
+    def wanted(self):
+        d = self.d
+        return d.connecting and d.socket is self.sock and d._fileno is None
+
+    def __call__(self, ip, error):
+        d = self.d
+        if not self.wanted():
+            return
         if error is not None and error.args[0] == EAI_FAIL and error.args[1] == _CANCELLED:
             d.close()  # the loop's channels were closed (close_all): so is this one
             return
         try:
             if error is not None:
                 raise error
-            d.set_socket(sock, map)
-            d.connect((ip,) + tuple(address[1:]))
+            d.set_socket(self.sock, self.map)
+            d.connect((ip,) + tuple(self.address[1:]))
         except _core._reraised_exceptions:
             raise
         except Exception as e:  # noqa: BLE001  (whatever the connect raises is the channel's)
             _core._error(d, e)
-
-    resolve(address[0], found, map, family if family in (socket.AF_INET, socket.AF_INET6) else 0)
 
 
 # Forget every cached answer.
@@ -248,8 +261,11 @@ class _Lookup:
         self.tries = 0
         self.send()
 
-    # Send the question to the next server, and again later if no answer comes.
+    # Send the question to the next server, and again later if no answer comes; a lookup only
+    # channels gave up waiting for (closed, timed out) ends instead, so loop() can end with them.
     def send(self):
+        if self.tries and not [cb for cb in self.callbacks if getattr(cb, "wanted", None) is None or cb.wanted()]:
+            return self.finish(None, EAI_FAIL, "nobody waits for the answer any more")
         server = self.servers[self.tries % len(self.servers)]
         delay = RETRY * (1 << self.tries) if self.tries < 16 else TIMEOUT
         self.tries += 1

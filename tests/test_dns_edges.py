@@ -187,6 +187,35 @@ class NameTest(Resolving, unittest.TestCase):
         self.assertEqual(self.results, [("192.0.2.27", None)])
 
 
+class GivenUpTest(Resolving, unittest.TestCase):
+    # A connect() by name that timed out: its lookup ends at the next retry instead of asking on until
+    # TIMEOUT, so the loop is left with nothing to do when the program's channels are gone.
+    def test_a_lookup_nobody_waits_for_ends_at_its_next_retry(self):
+        s = self.server(lambda q: None)  # a server that never answers
+        errors = []
+
+        class Client(uasyncore.dispatcher):
+            connect_timeout = 1.0
+
+            def handle_error(self):
+                errors.append(support.handled_errno())
+                self.close()
+
+        c = Client(map=self.map)
+        c.create_socket()
+        c.connect(("slow.test", 80))
+        self.wait(1.6)
+        self.assertEqual(errors, [_port.ETIMEDOUT])
+        self.assertEqual(len(s.queries), 2, "asked at 0 s and 0.5 s; at 1.5 s nobody waited")
+        self.assertEqual([d for d in self.map.values() if isinstance(d, uasyncore_dns._Channel)], [])
+
+    def test_a_lookup_resolve_asked_for_goes_on(self):
+        s = self.server(lambda q: None)
+        self.resolve("slow.test")
+        self.wait(1.6)
+        self.assertEqual(len(s.queries), 3)
+
+
 class CloseAllTest(Resolving, unittest.TestCase):
     # A program retrying from its callback while close_all() cancels its lookup: the channel made then
     # is cleared out of the map; it must not take the lookups that come after.
