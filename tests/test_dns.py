@@ -259,14 +259,9 @@ class ResolverTest(Resolving, unittest.TestCase):
         self.assertEqual(self.results, [("192.0.2.16", None)])
 
 
-class ConnectByNameTest(unittest.TestCase):
+class ConnectByNameTest(Resolving, unittest.TestCase):
     def setUp(self):
-        self.clock = support.use_clock(self)
-        self.map = {}
-        self.addCleanup(uasyncore.close_all, self.map, True)
-        uasyncore_dns.clear_cache()
-        self.addCleanup(uasyncore_dns.clear_cache)
-        patch(self, uasyncore_dns, TIMEOUT=5.0, RETRY=0.5, BLOCKING=False)
+        Resolving.setUp(self)
         self.log = []
 
     def client(self, timeout=None):
