@@ -264,7 +264,7 @@ class _Lookup:
     # Send the question to the next server, and again later if no answer comes; a lookup only
     # channels gave up waiting for (closed, timed out) ends instead, so loop() can end with them.
     def send(self):
-        if self.tries and not [cb for cb in self.callbacks if getattr(cb, "wanted", None) is None or cb.wanted()]:
+        if self.tries and not any(getattr(cb, "wanted", None) is None or cb.wanted() for cb in self.callbacks):
             return self.finish(None, EAI_FAIL, "nobody waits for the answer any more")
         server = self.servers[self.tries % len(self.servers)]
         delay = RETRY * (1 << self.tries) if self.tries < 16 else TIMEOUT
@@ -385,11 +385,10 @@ class _Channel(datagram_dispatcher):
     def handle_datagram(self, data, addr):
         if len(data) < 2:
             return
-        qid = data[0] << 8 | data[1]
-        for lookup in self.lookups:
-            if lookup.id == qid and addr in lookup.servers:
-                lookup.answered(data, addr)
-                return
+        lookup = self.by_id(data[0] << 8 | data[1])  # one lookup an id (ask() sees to it)
+        if lookup is not None and addr in lookup.servers:
+            lookup.answered(data, addr)
+            return
         for lookup in self.lookups:  # an answer to nothing asked (late, or forged): ignored, and noted
             if addr in lookup.servers:
                 lookup.problem = "an answer with an id never asked, from %s" % (addr[0],)
